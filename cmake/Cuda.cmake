@@ -1,0 +1,36 @@
+# MINIDL_CUDA=AUTO enables CUDA when nvcc is found; configuring never probes for a GPU.
+set(MINIDL_WITH_CUDA OFF)
+if(MINIDL_CUDA STREQUAL "ON" OR MINIDL_CUDA STREQUAL "AUTO")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(MINIDL_WITH_CUDA ON)
+  elseif(MINIDL_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "MINIDL_CUDA=ON but no nvcc was found: install the CUDA toolkit or use MINIDL_CUDA=AUTO/OFF")
+  endif()
+elseif(NOT MINIDL_CUDA STREQUAL "OFF")
+  message(FATAL_ERROR "MINIDL_CUDA='${MINIDL_CUDA}': expected AUTO, ON or OFF")
+endif()
+
+if(MINIDL_WITH_CUDA)
+  set(CMAKE_CUDA_ARCHITECTURES ${MINIDL_CUDA_ARCHS})
+  enable_language(CUDA)
+  # CMake 3.25 cannot ask nvcc for C++20, so kernel sources keep to C++17.
+  set(CMAKE_CUDA_STANDARD 17)
+  find_package(CUDAToolkit REQUIRED)
+  message(STATUS "minidl: CUDA ${CMAKE_CUDA_COMPILER_VERSION} for architectures ${MINIDL_CUDA_ARCHS}")
+  # The toolchain probe: one kernel compiled by nvcc for every architecture and linked, so a
+  # broken CUDA setup fails the build. The CUDA backend replaces it with kernels/cuda.
+  add_library(minidl_cuda_probe STATIC kernels/cuda/toolchain_probe.cu)
+  target_include_directories(minidl_cuda_probe PUBLIC ${CMAKE_SOURCE_DIR})
+  target_link_libraries(minidl_cuda_probe PUBLIC CUDA::cudart)
+else()
+  message(STATUS "minidl: building without CUDA")
+endif()
+
+# curand_kernel.h compiled as host code is the independent reference for the Philox contract;
+# it needs only the toolkit's headers.
+find_path(MINIDL_CURAND_INCLUDE curand_kernel.h PATHS /usr/local/cuda/include ${CUDAToolkit_INCLUDE_DIRS})

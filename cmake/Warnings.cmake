@@ -1,0 +1,12 @@
+# minidl_warnings(target): -Wall -Wextra everywhere; errors when MINIDL_WERROR is on (CI).
+function(minidl_warnings target)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wshadow=local>)
+  # GCC 12 reports -Wrestrict inside libstdc++'s std::string at -O3 for ordinary concatenations
+  # (GCC bug 105651); the warning says nothing about our code there.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wno-restrict>)
+  endif()
+  if(MINIDL_WERROR)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
+  endif()
+endfunction()

@@ -1,0 +1,46 @@
+#include "framework/nn/layers.h"
+
+#include <cmath>
+#include <string>
+
+#include "framework/nn/init.h"
+#include "framework/ops/ops.h"
+
+namespace minidl {
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen) : in_features_(in_features) {
+  MINIDL_CHECK(in_features > 0 && out_features > 0, "Linear({}, {}): sizes must be positive", in_features,
+               out_features);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  weight_ = register_parameter("weight", uniform({out_features, in_features}, -bound, bound, gen));
+  if (bias) bias_ = register_parameter("bias", uniform({out_features}, -bound, bound, gen));
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  MINIDL_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == in_features_,
+               "Linear: input {} does not end in {} features", x.describe(), in_features_);
+  const Tensor y = matmul(x, transpose(weight_, 0, 1));
+  return bias_.defined() ? add(y, bias_) : y;
+}
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+
+Dropout::Dropout(double p, Generator& gen) : p_(p), gen_(&gen) {
+  MINIDL_CHECK(p >= 0.0 && p <= 1.0, "Dropout: p = {} is outside [0, 1]", p);
+}
+
+Tensor Dropout::forward(const Tensor& x) { return dropout(x, p_, is_training(), *gen_); }
+
+Sequential& Sequential::add(std::shared_ptr<Module> module) {
+  register_module(std::to_string(modules_.size()), module);
+  modules_.push_back(std::move(module));
+  return *this;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (const auto& m : modules_) h = m->forward(h);
+  return h;
+}
+
+}  // namespace minidl

@@ -1,0 +1,55 @@
+#include "framework/nn/module.h"
+
+#include <set>
+
+#include "framework/autograd/grad_mode.h"
+#include "framework/ops/ops.h"
+
+namespace minidl {
+
+Tensor Module::register_parameter(const std::string& name, Tensor value) {
+  value.requires_grad_(true);
+  params_.emplace_back(name, value);
+  return value;
+}
+
+void Module::collect(const std::string& prefix, NamedTensors& out) const {
+  for (const auto& [name, t] : params_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+void Module::load_parameters(const std::map<std::string, Tensor>& values, const std::string& source) {
+  std::set<std::string> expected;
+  for (const auto& [name, param] : named_parameters()) {
+    expected.insert(name);
+    auto it = values.find(name);
+    MINIDL_CHECK(it != values.end(), "{}: missing parameter '{}' ({})", source, name, param.describe());
+    MINIDL_CHECK(it->second.shape() == param.shape() && it->second.dtype() == param.dtype(),
+                 "{}: parameter '{}' is {}, expected {}", source, name, it->second.describe(), param.describe());
+  }
+  for (const auto& [name, value] : values) {
+    MINIDL_CHECK(expected.count(name) == 1, "{}: unexpected tensor '{}' ({}) for this model", source, name,
+                 value.describe());
+  }
+  NoGradGuard no_grad;
+  for (const auto& [name, param] : named_parameters()) copy_(param, values.at(name));
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+}  // namespace minidl

@@ -1,0 +1,50 @@
+// Module: a layer or a model. Parameters and children are registered by name, so a model's
+// parameters carry PyTorch-style dotted names ("layers.0.weight") and load into the equivalent
+// torch.nn model unchanged.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/core/tensor.h"
+
+namespace minidl {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  NamedTensors named_parameters() const;  // depth first, in registration order
+  std::vector<Tensor> parameters() const;
+  // Copies values into the parameters; every name must be present with the same shape and dtype,
+  // and no extra names are allowed. `source` names the file in errors.
+  void load_parameters(const std::map<std::string, Tensor>& values, const std::string& source);
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+ protected:
+  Tensor register_parameter(const std::string& name, Tensor value);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    children_.emplace_back(name, module);
+    return module;
+  }
+
+ private:
+  void collect(const std::string& prefix, NamedTensors& out) const;
+
+  NamedTensors params_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace minidl

@@ -1,0 +1,65 @@
+// The kernel interface one device implements. Ops validate, infer shapes, allocate outputs and
+// record autograd; a Backend only runs kernels on tensors that are already checked and
+// allocated on its device. The CPU backend calls kernels/cpu; the CUDA backends call kernels/cuda.
+#pragma once
+
+#include "framework/core/tensor.h"
+#include "kernels/common/optim_rules.h"
+#include "kernels/common/philox.h"
+#include "kernels/common/unary.h"
+#include "kernels/common/reduce_kind.h"
+
+namespace minidl {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // dst = src elementwise, any strides, casting between dtypes. Shapes are equal.
+  virtual void copy(const Tensor& dst, const Tensor& src) = 0;
+  virtual void fill(const Tensor& dst, double value) = 0;
+  // out contiguous; x any view of out's shape.
+  virtual void unary(UnaryKind kind, const Tensor& out, const Tensor& x) = 0;
+  // All contiguous and of one shape: grad_x = grad_y * f'(x, y).
+  virtual void unary_backward(UnaryKind kind, const Tensor& grad_x, const Tensor& grad_y, const Tensor& x,
+                              const Tensor& y) = 0;
+  // out contiguous; a and b views expanded to out's shape.
+  virtual void binary(BinaryKind kind, const Tensor& out, const Tensor& a, const Tensor& b) = 0;
+  // x contiguous, viewed as [outer, extent, inner]; out contiguous [outer, inner].
+  virtual void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
+                      int64_t inner) = 0;
+  // x contiguous [rows, cols]; out contiguous i64 [rows].
+  virtual void argmax_rows(const Tensor& out, const Tensor& x, int64_t cols) = 0;
+  // out[b] = op(a[b]) @ op(b[b]) for each batch b; each matrix row-major with its own leading
+  // dimension; batch strides may be 0 (broadcast).
+  struct GemmBatch {
+    int64_t batch, m, n, k;
+    bool trans_a, trans_b;
+    int64_t lda, ldb;
+    int64_t stride_a, stride_b;
+  };
+  virtual void matmul(const GemmBatch& g, const Tensor& out, const Tensor& a, const Tensor& b) = 0;
+  // Row-wise softmax / log-softmax of contiguous [rows, cols].
+  virtual void softmax(bool log, const Tensor& y, const Tensor& x, int64_t cols) = 0;
+  virtual void softmax_backward(bool log, const Tensor& grad_x, const Tensor& grad_y, const Tensor& y,
+                                int64_t cols) = 0;
+  // logits [rows, classes] contiguous, target i64 [rows]; row_lse [rows]; loss scalar.
+  virtual void cross_entropy(const Tensor& loss, const Tensor& row_lse, const Tensor& logits,
+                             const Tensor& target) = 0;
+  virtual void cross_entropy_backward(const Tensor& grad_logits, const Tensor& logits, const Tensor& target,
+                                      const Tensor& row_lse, double grad_loss) = 0;
+  // out = keep ? x * scale : 0, contiguous; the mask comes from the Philox words of `state`.
+  virtual void dropout(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
+                       double scale) = 0;
+  virtual void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) = 0;
+  // words: contiguous i64, receiving the 32-bit words offset .. offset + n - 1.
+  virtual void philox_words(const Tensor& words, const PhiloxState& state) = 0;
+  // Optimizer updates of one contiguous parameter tensor and its state, in place.
+  virtual void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) = 0;
+  virtual void adamw_step(const AdamWParams& hp, const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                          const Tensor& exp_avg_sq) = 0;
+};
+
+Backend& backend_for(Device device);
+
+}  // namespace minidl

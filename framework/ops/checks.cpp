@@ -1,0 +1,20 @@
+#include "framework/ops/checks.h"
+
+namespace minidl {
+
+void check_defined(const Tensor& x, const char* op) { MINIDL_CHECK(x.defined(), "{}: operand is an undefined tensor", op); }
+
+void check_floating(const Tensor& x, const char* op) {
+  check_defined(x, op);
+  MINIDL_CHECK(is_floating(x.dtype()), "{}: expected a floating tensor (f32 or f64), got {}", op, x.describe());
+}
+
+void check_compatible(const Tensor& a, const Tensor& b, const char* op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  MINIDL_CHECK(a.device() == b.device(), "{}: operands on different devices: {} and {}", op, a.describe(),
+               b.describe());
+  MINIDL_CHECK(a.dtype() == b.dtype(), "{}: operands of different dtypes: {} and {}", op, a.describe(), b.describe());
+}
+
+}  // namespace minidl

@@ -1,0 +1,193 @@
+// The CPU backend: kernels/cpu reference loops, with OpenBLAS as the GEMM fast path.
+#include <cblas.h>
+
+#include <vector>
+
+#include "framework/core/indexer.h"
+#include "framework/ops/backend.h"
+#include "kernels/cpu/dropout.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/loss.h"
+#include "kernels/cpu/optim.h"
+#include "kernels/cpu/reduce.h"
+#include "kernels/cpu/softmax.h"
+
+namespace minidl {
+
+namespace {
+
+// Calls fn(T{}) for f32 and f64; other dtypes are rejected before a backend is reached.
+template <typename Fn>
+void visit_floating(DType dtype, const char* what, Fn&& fn) {
+  switch (dtype) {
+    case DType::F32: fn(float{}); return;
+    case DType::F64: fn(double{}); return;
+    default: MINIDL_FAIL("{}: dtype {} is not supported: expected f32 or f64", what, dtype_name(dtype));
+  }
+}
+
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float* c) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
+              b, ldb, 0.0f, c, n);
+}
+
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
+          int64_t ldb, double* c) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b,
+              ldb, 0.0, c, n);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  void copy(const Tensor& dst, const Tensor& src) override {
+    const StridedIndexer id = make_indexer(dst), is = make_indexer(src);
+    visit_dtype(src.dtype(), [&](auto s) {
+      using S = decltype(s);
+      if (dst.dtype() == DType::Bool) {
+        cpu::copy_to_bool<S>(dst.numel(), dst.data<uint8_t>(), id, src.data<S>(), is);
+        return;
+      }
+      visit_dtype(dst.dtype(), [&](auto d) {
+        using D = decltype(d);
+        cpu::copy_cast<D, S>(dst.numel(), dst.data<D>(), id, src.data<S>(), is);
+      });
+    });
+  }
+
+  void fill(const Tensor& dst, double value) override {
+    MINIDL_CHECK(dst.is_contiguous(), "fill: expected a contiguous tensor, got {}", dst.describe());
+    visit_dtype(dst.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu::fill<T>(dst.numel(), dst.data<T>(), dst.dtype() == DType::Bool ? T(value != 0) : static_cast<T>(value));
+    });
+  }
+
+  void unary(UnaryKind kind, const Tensor& out, const Tensor& x) override {
+    visit_floating(x.dtype(), "unary", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::unary_forward<T>(kind, out.numel(), out.data<T>(), x.data<T>(), make_indexer(x));
+    });
+  }
+
+  void unary_backward(UnaryKind kind, const Tensor& gx, const Tensor& gy, const Tensor& x, const Tensor& y) override {
+    visit_floating(x.dtype(), "unary backward", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::unary_backward<T>(kind, gx.numel(), gx.data<T>(), gy.data<T>(), x.data<T>(), y.data<T>());
+    });
+  }
+
+  void binary(BinaryKind kind, const Tensor& out, const Tensor& a, const Tensor& b) override {
+    visit_floating(a.dtype(), "binary", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::binary_forward<T>(kind, out.numel(), out.data<T>(), a.data<T>(), make_indexer(a), b.data<T>(),
+                             make_indexer(b));
+    });
+  }
+
+  void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
+              int64_t inner) override {
+    visit_floating(x.dtype(), "reduce", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::reduce<T>(kind, outer, extent, inner, out.data<T>(), x.data<T>());
+    });
+  }
+
+  void argmax_rows(const Tensor& out, const Tensor& x, int64_t cols) override {
+    visit_floating(x.dtype(), "argmax", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::argmax_rows<T>(out.numel(), cols, out.data<int64_t>(), x.data<T>());
+    });
+  }
+
+  void matmul(const GemmBatch& g, const Tensor& out, const Tensor& a, const Tensor& b) override {
+    visit_floating(a.dtype(), "matmul", [&](auto tag) {
+      using T = decltype(tag);
+      if (g.m == 0 || g.n == 0) return;
+      for (int64_t i = 0; i < g.batch; ++i) {
+        T* c = out.data<T>() + i * g.m * g.n;
+        if (g.k == 0) {
+          cpu::fill<T>(g.m * g.n, c, T(0));
+          continue;
+        }
+        gemm(g.trans_a, g.trans_b, g.m, g.n, g.k, a.data<T>() + i * g.stride_a, g.lda, b.data<T>() + i * g.stride_b,
+             g.ldb, c);
+      }
+    });
+  }
+
+  void softmax(bool log, const Tensor& y, const Tensor& x, int64_t cols) override {
+    visit_floating(x.dtype(), "softmax", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::softmax_forward<T>(log, cols == 0 ? 0 : x.numel() / cols, cols, y.data<T>(), x.data<T>());
+    });
+  }
+
+  void softmax_backward(bool log, const Tensor& gx, const Tensor& gy, const Tensor& y, int64_t cols) override {
+    visit_floating(y.dtype(), "softmax backward", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::softmax_backward<T>(log, cols == 0 ? 0 : y.numel() / cols, cols, gx.data<T>(), gy.data<T>(), y.data<T>());
+    });
+  }
+
+  void cross_entropy(const Tensor& loss, const Tensor& row_lse, const Tensor& logits, const Tensor& target) override {
+    visit_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::cross_entropy_forward<T>(logits.size(0), logits.size(1), logits.data<T>(), target.data<int64_t>(),
+                                    row_lse.data<T>(), loss.data<T>());
+    });
+  }
+
+  void cross_entropy_backward(const Tensor& grad_logits, const Tensor& logits, const Tensor& target,
+                              const Tensor& row_lse, double grad_loss) override {
+    visit_floating(logits.dtype(), "cross_entropy backward", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::cross_entropy_backward<T>(logits.size(0), logits.size(1), logits.data<T>(), target.data<int64_t>(),
+                                     row_lse.data<T>(), static_cast<T>(grad_loss), grad_logits.data<T>());
+    });
+  }
+
+  void dropout(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
+               double scale) override {
+    visit_floating(x.dtype(), "dropout", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::dropout_apply<T>(x.numel(), state, threshold, static_cast<T>(scale), out.data<T>(), x.data<T>());
+    });
+  }
+
+  void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) override {
+    cpu::dropout_mask(mask.numel(), state, threshold, mask.data<uint8_t>());
+  }
+
+  void philox_words(const Tensor& words, const PhiloxState& state) override {
+    std::vector<uint32_t> raw(static_cast<size_t>(words.numel()));
+    cpu::philox_words(words.numel(), state, raw.data());
+    int64_t* out = words.data<int64_t>();
+    for (size_t i = 0; i < raw.size(); ++i) out[i] = raw[i];
+  }
+
+  void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) override {
+    visit_floating(param.dtype(), "sgd", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::sgd_step<T>(hp, param.numel(), param.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr);
+    });
+  }
+
+  void adamw_step(const AdamWParams& hp, const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                  const Tensor& exp_avg_sq) override {
+    visit_floating(param.dtype(), "adamw", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::adamw_step<T>(hp, param.numel(), param.data<T>(), grad.data<T>(), exp_avg.data<T>(), exp_avg_sq.data<T>());
+    });
+  }
+};
+
+}  // namespace
+
+Backend& backend_for(Device device) {
+  static CpuBackend cpu;
+  MINIDL_CHECK(device.type == DeviceType::CPU, "no backend for device {} in this build: expected cpu", device.str());
+  return cpu;
+}
+
+}  // namespace minidl

@@ -1,0 +1,98 @@
+// Elementwise ops: broadcasting binary arithmetic and the activations.
+#include "framework/autograd/node.h"
+#include "framework/ops/backend.h"
+#include "framework/ops/checks.h"
+#include "framework/ops/gradients.h"
+#include "framework/ops/op_id.h"
+#include "framework/ops/ops.h"
+
+namespace minidl {
+
+namespace {
+
+std::string name_of(OpId op) { return std::string(op_name(op)); }
+
+// Runs a binary kernel on a and b broadcast to their common shape.
+Tensor binary_forward(OpId op, BinaryKind kind, const Tensor& a, const Tensor& b) {
+  const std::string name = name_of(op);
+  check_compatible(a, b, name.c_str());
+  check_floating(a, name.c_str());
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name.c_str());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  backend_for(a.device()).binary(kind, out, expand(a.detach(), shape), expand(b.detach(), shape));
+  return out;
+}
+
+Tensor unary_op(OpId op, UnaryKind kind, const Tensor& x) {
+  const std::string name = name_of(op);
+  check_floating(x, name.c_str());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_for(x.device()).unary(kind, y, x);
+  record_op(name, {x}, y, {contiguous(x), y},
+            [kind](const Tensor& g, const std::vector<Tensor>& s) { return grad::unary(kind, g, s[0], s[1]); });
+  return y;
+}
+
+Tensor scalar_like(double value, const Tensor& like) {
+  check_defined(like, "scalar operand");
+  return Tensor::scalar(value, like.dtype(), like.device());
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(OpId::Add, BinaryKind::Add, a, b);
+  record_op("add", {a, b}, out, {}, [](const Tensor& g, const std::vector<Tensor>&) { return grad::add(g); });
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(OpId::Sub, BinaryKind::Sub, a, b);
+  record_op("sub", {a, b}, out, {}, [](const Tensor& g, const std::vector<Tensor>&) { return grad::sub(g); });
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(OpId::Mul, BinaryKind::Mul, a, b);
+  record_op("mul", {a, b}, out, {a, b},
+            [](const Tensor& g, const std::vector<Tensor>& s) { return grad::mul(g, s[0], s[1]); });
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(OpId::Div, BinaryKind::Div, a, b);
+  record_op("div", {a, b}, out, {a, b},
+            [](const Tensor& g, const std::vector<Tensor>& s) { return grad::div(g, s[0], s[1]); });
+  return out;
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(OpId::Pow, BinaryKind::Pow, a, b);
+  record_op("pow", {a, b}, out, {a, b, out},
+            [](const Tensor& g, const std::vector<Tensor>& s) { return grad::pow(g, s[0], s[1], s[2]); });
+  return out;
+}
+
+Tensor eq(const Tensor& a, const Tensor& b) { return binary_forward(OpId::Eq, BinaryKind::Eq, a, b); }
+
+Tensor add(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
+Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
+Tensor pow(const Tensor& a, double b) { return pow(a, scalar_like(b, a)); }
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
+Tensor operator+(const Tensor& a, double b) { return add(a, b); }
+
+Tensor neg(const Tensor& x) { return unary_op(OpId::Neg, UnaryKind::Neg, x); }
+Tensor exp(const Tensor& x) { return unary_op(OpId::Exp, UnaryKind::Exp, x); }
+Tensor log(const Tensor& x) { return unary_op(OpId::Log, UnaryKind::Log, x); }
+Tensor sqrt(const Tensor& x) { return unary_op(OpId::Sqrt, UnaryKind::Sqrt, x); }
+Tensor relu(const Tensor& x) { return unary_op(OpId::Relu, UnaryKind::Relu, x); }
+Tensor gelu(const Tensor& x) { return unary_op(OpId::Gelu, UnaryKind::Gelu, x); }
+Tensor tanh(const Tensor& x) { return unary_op(OpId::Tanh, UnaryKind::Tanh, x); }
+Tensor sigmoid(const Tensor& x) { return unary_op(OpId::Sigmoid, UnaryKind::Sigmoid, x); }
+
+}  // namespace minidl

@@ -1,0 +1,143 @@
+#include "framework/ops/gradients.h"
+
+#include <algorithm>
+
+#include "framework/ops/backend.h"
+#include "framework/ops/ops.h"
+
+namespace minidl::grad {
+
+namespace {
+
+// g reshaped so the reduced dims are back (as size 1) and broadcast to the input shape.
+Tensor unreduce(const Tensor& g, const Shape& input_shape, const std::vector<int64_t>& dims, bool keepdim) {
+  Shape kept = input_shape;
+  for (int64_t d : dims) kept[d] = 1;
+  return minidl::expand(keepdim ? g : minidl::reshape(g, kept), input_shape);
+}
+
+}  // namespace
+
+// d(a + b) = (g, g)
+Grads add(const Tensor& g) { return {g, g}; }
+
+// d(a - b) = (g, -g)
+Grads sub(const Tensor& g) { return {g, neg(g)}; }
+
+// d(a * b) = (g * b, g * a)
+Grads mul(const Tensor& g, const Tensor& a, const Tensor& b) { return {g * b, g * a}; }
+
+// d(a / b) = (g / b, -g * a / b^2)
+Grads div(const Tensor& g, const Tensor& a, const Tensor& b) { return {g / b, neg(g * a / (b * b))}; }
+
+// d(a^b) = (g * b * a^(b-1), g * a^b * minidl::log(a))
+Grads pow(const Tensor& g, const Tensor& a, const Tensor& b, const Tensor& y) {
+  return {g * b * minidl::pow(a, minidl::add(b, -1.0)), g * y * minidl::log(a)};
+}
+
+// d f(x) = g * f'(x, y), one fused kernel per activation.
+Grads unary(UnaryKind kind, const Tensor& g, const Tensor& x, const Tensor& y) {
+  const Tensor gc = minidl::contiguous(g);
+  Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_for(x.device()).unary_backward(kind, gx, gc, x, y);
+  return {gx};
+}
+
+// C = A @ B: dA = G @ B^T, dB = A^T @ G (batch broadcasting undone by the engine).
+Grads matmul(const Tensor& g, const Tensor& a, const Tensor& b) {
+  return {minidl::matmul(g, minidl::transpose(b, -1, -2)), minidl::matmul(minidl::transpose(a, -1, -2), g)};
+}
+
+// d minidl::sum(x) = g broadcast back over the reduced dims
+Grads sum(const Tensor& g, const Shape& input_shape, const std::vector<int64_t>& dims, bool keepdim) {
+  return {unreduce(g, input_shape, dims, keepdim)};
+}
+
+// d minidl::mean(x) = g / count broadcast back
+Grads mean(const Tensor& g, const Shape& input_shape, const std::vector<int64_t>& dims, bool keepdim) {
+  int64_t count = 1;
+  for (int64_t d : dims) count *= input_shape[d];
+  return {minidl::mul(unreduce(g, input_shape, dims, keepdim), 1.0 / static_cast<double>(std::max<int64_t>(count, 1)))};
+}
+
+// d minidl::max(x, dim) = g split evenly among the elements equal to the maximum
+Grads max(const Tensor& g, const Tensor& x, const Tensor& values, int64_t dim, bool keepdim) {
+  const Tensor mask = minidl::eq(x, unreduce(values, x.shape(), {dim}, keepdim));
+  const Tensor ties = minidl::sum(mask, {dim}, true);
+  return {unreduce(g, x.shape(), {dim}, keepdim) * mask / ties};
+}
+
+Grads reshape(const Tensor& g, const Shape& input_shape) { return {minidl::reshape(g, input_shape)}; }
+
+// The inverse permutation.
+Grads permute(const Tensor& g, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> inverse(dims.size());
+  for (size_t i = 0; i < dims.size(); ++i) inverse[dims[i]] = static_cast<int64_t>(i);
+  return {minidl::permute(g, inverse)};
+}
+
+// Zeros with g written into the sliced positions.
+Grads slice(const Tensor& g, const Shape& input_shape, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  Tensor gx = Tensor::zeros(input_shape, g.dtype(), g.device());
+  minidl::copy_(minidl::slice(gx, dim, start, end, step), g);
+  return {gx};
+}
+
+Grads expand(const Tensor& g, const Shape& input_shape) { return {sum_to(g, input_shape)}; }
+
+// Each input gets its slice of g.
+Grads cat(const Tensor& g, const std::vector<int64_t>& sizes, int64_t dim) {
+  Grads grads;
+  int64_t start = 0;
+  for (int64_t size : sizes) {
+    grads.push_back(minidl::slice(g, dim, start, start + size));
+    start += size;
+  }
+  return grads;
+}
+
+Grads stack(const Tensor& g, size_t count, int64_t dim) {
+  Grads grads;
+  Shape item_shape = g.shape();
+  item_shape.erase(item_shape.begin() + dim);
+  for (size_t i = 0; i < count; ++i) {
+    const auto at = static_cast<int64_t>(i);
+    grads.push_back(minidl::reshape(minidl::slice(g, dim, at, at + 1), item_shape));
+  }
+  return grads;
+}
+
+Grads cast(const Tensor& g, DType input_dtype) { return {to_dtype(g, input_dtype)}; }
+
+// softmax: dx = y * (g - minidl::sum(g * y)); log_softmax: dx = g - exp(y) * minidl::sum(g), along dim.
+Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim) {
+  const Tensor gl = minidl::contiguous(minidl::transpose(g, dim, -1));
+  const Tensor yl = minidl::contiguous(minidl::transpose(y, dim, -1));
+  Tensor gx = Tensor::empty(yl.shape(), yl.dtype(), yl.device());
+  backend_for(y.device()).softmax_backward(log, gx, gl, yl, yl.dim() == 0 ? 1 : yl.size(-1));
+  return {minidl::transpose(gx, dim, -1)};
+}
+
+// d CE / d logits = g / N * (minidl::softmax(logits) - onehot(target)); the target has no gradient.
+Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target, const Tensor& row_lse) {
+  Tensor gx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+  backend_for(logits.device()).cross_entropy_backward(gx, logits, target, row_lse, g.item());
+  return {gx, Tensor()};
+}
+
+// d minidl::mean((a - b)^2) = (2 (a - b) / n * g, -that)
+Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target) {
+  const double n = static_cast<double>(std::max<int64_t>(input.numel(), 1));
+  const Tensor ga = (input - target) * g * (2.0 / n);
+  return {ga, minidl::neg(ga)};
+}
+
+// The forward mask, regenerated from the same Philox words: dx = g * keep * scale.
+Grads dropout(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale) {
+  const Tensor gc = minidl::contiguous(g);
+  Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+  backend_for(g.device()).dropout(gx, gc, state, threshold, scale);
+  return {gx};
+}
+
+}  // namespace minidl::grad

@@ -1,0 +1,38 @@
+// Gradient rules, one named function per op, all in one place. Each returns one gradient per
+// input (undefined where an input has none), in the broadcast shape of the forward; the engine
+// sums broadcast gradients back to each input's shape. Rules run with grad mode off.
+#pragma once
+
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "kernels/common/philox.h"
+#include "kernels/common/unary.h"
+
+namespace minidl::grad {
+
+using Grads = std::vector<Tensor>;
+
+Grads add(const Tensor& g);
+Grads sub(const Tensor& g);
+Grads mul(const Tensor& g, const Tensor& a, const Tensor& b);
+Grads div(const Tensor& g, const Tensor& a, const Tensor& b);
+Grads pow(const Tensor& g, const Tensor& a, const Tensor& b, const Tensor& y);
+Grads unary(UnaryKind kind, const Tensor& g, const Tensor& x, const Tensor& y);
+Grads matmul(const Tensor& g, const Tensor& a, const Tensor& b);
+Grads sum(const Tensor& g, const Shape& input_shape, const std::vector<int64_t>& dims, bool keepdim);
+Grads mean(const Tensor& g, const Shape& input_shape, const std::vector<int64_t>& dims, bool keepdim);
+Grads max(const Tensor& g, const Tensor& x, const Tensor& values, int64_t dim, bool keepdim);
+Grads reshape(const Tensor& g, const Shape& input_shape);
+Grads permute(const Tensor& g, const std::vector<int64_t>& dims);
+Grads slice(const Tensor& g, const Shape& input_shape, int64_t dim, int64_t start, int64_t end, int64_t step);
+Grads expand(const Tensor& g, const Shape& input_shape);
+Grads cat(const Tensor& g, const std::vector<int64_t>& sizes, int64_t dim);
+Grads stack(const Tensor& g, size_t count, int64_t dim);
+Grads cast(const Tensor& g, DType input_dtype);
+Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim);
+Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target, const Tensor& row_lse);
+Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target);
+Grads dropout(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale);
+
+}  // namespace minidl::grad

@@ -1,0 +1,90 @@
+// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE, dropout.
+#include <cmath>
+
+#include "framework/autograd/node.h"
+#include "framework/ops/backend.h"
+#include "framework/ops/checks.h"
+#include "framework/ops/gradients.h"
+#include "framework/ops/ops.h"
+
+namespace minidl {
+
+namespace {
+
+Tensor softmax_op(bool log, const Tensor& x, int64_t dim) {
+  const char* name = log ? "log_softmax" : "softmax";
+  check_floating(x, name);
+  dim = wrap_dim(dim, x.dim(), name);
+  // The kernel works on rows: move dim last, run it, and move it back (a view).
+  const Tensor rows = contiguous(transpose(x.detach(), dim, -1));
+  Tensor y = Tensor::empty(rows.shape(), x.dtype(), x.device());
+  backend_for(x.device()).softmax(log, y, rows, x.dim() == 0 ? 1 : rows.size(-1));
+  Tensor out = transpose(y, dim, -1);
+  record_op(name, {x}, out, {out}, [log, dim](const Tensor& g, const std::vector<Tensor>& s) {
+    return grad::softmax(log, g, s[0], dim);
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op(false, x, dim); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op(true, x, dim); }
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
+  check_floating(logits, "cross_entropy");
+  check_defined(target, "cross_entropy");
+  MINIDL_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got {}", logits.describe());
+  MINIDL_CHECK(target.dtype() == DType::I64 && target.dim() == 1 && target.size(0) == logits.size(0),
+               "cross_entropy: target must be i64[{}] class indices, got {}", logits.size(0), target.describe());
+  MINIDL_CHECK(target.device() == logits.device(), "cross_entropy: logits on {}, target on {}",
+               logits.device().str(), target.device().str());
+  MINIDL_CHECK(logits.size(0) > 0, "cross_entropy: empty batch {}", logits.describe());
+  const Tensor x = contiguous(logits.detach());
+  const Tensor t = contiguous(target);
+  const int64_t classes = x.size(1);
+  for (int64_t v : t.to_vector<int64_t>()) {
+    MINIDL_CHECK(v >= 0 && v < classes, "cross_entropy: target class {} out of range: expected 0 to {}", v,
+                 classes - 1);
+  }
+  Tensor loss = Tensor::empty({}, x.dtype(), x.device());
+  Tensor row_lse = Tensor::empty({x.size(0)}, x.dtype(), x.device());
+  backend_for(x.device()).cross_entropy(loss, row_lse, x, t);
+  record_op("cross_entropy", {logits, target}, loss, {x, t, row_lse},
+            [](const Tensor& g, const std::vector<Tensor>& s) { return grad::cross_entropy(g, s[0], s[1], s[2]); });
+  return loss;
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target) {
+  check_compatible(input, target, "mse_loss");
+  check_floating(input, "mse_loss");
+  MINIDL_CHECK(input.shape() == target.shape(), "mse_loss: input {} and target {} differ in shape", input.describe(),
+               target.describe());
+  Tensor loss;
+  {
+    const Tensor diff = sub(input.detach(), target.detach());
+    loss = mean(mul(diff, diff));
+  }
+  record_op("mse_loss", {input, target}, loss, {input, target},
+            [](const Tensor& g, const std::vector<Tensor>& s) { return grad::mse_loss(g, s[0], s[1]); });
+  return loss;
+}
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  check_floating(x, "dropout");
+  MINIDL_CHECK(p >= 0.0 && p <= 1.0, "dropout: p = {} is outside [0, 1]", p);
+  if (!training || p == 0.0) return x;
+  // p = 1 drops everything; the scale is then irrelevant and kept finite.
+  const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+  const uint64_t threshold = dropout_threshold(p);
+  const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));
+  const Tensor xc = contiguous(x.detach());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_for(x.device()).dropout(out, xc, state, threshold, scale);
+  record_op("dropout", {x}, out, {}, [state, threshold, scale](const Tensor& g, const std::vector<Tensor>&) {
+    return grad::dropout(g, state, threshold, scale);
+  });
+  return out;
+}
+
+}  // namespace minidl

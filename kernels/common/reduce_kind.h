@@ -1,0 +1,8 @@
+// The row reductions kernels implement.
+#pragma once
+
+namespace minidl {
+
+enum class ReduceKind { Sum, Mean, Max };
+
+}  // namespace minidl

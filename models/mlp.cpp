@@ -1,0 +1,43 @@
+#include "models/mlp.h"
+
+#include "framework/core/check.h"
+
+namespace minidl {
+
+nlohmann::json MlpConfig::to_json() const {
+  return {{"inputs", inputs}, {"hidden", hidden}, {"classes", classes}, {"dropout", dropout}};
+}
+
+MlpConfig MlpConfig::from_json(const nlohmann::json& j) {
+  MlpConfig c;
+  try {
+    c.inputs = j.at("inputs").get<int64_t>();
+    c.hidden = j.at("hidden").get<std::vector<int64_t>>();
+    c.classes = j.at("classes").get<int64_t>();
+    c.dropout = j.at("dropout").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    MINIDL_FAIL("MLP config {}: {}", j.dump(), e.what());
+  }
+  return c;
+}
+
+Mlp::Mlp(const MlpConfig& config, Generator& init_gen, Generator& dropout_gen) : config_(config) {
+  MINIDL_CHECK(config.inputs > 0 && config.classes > 0, "MLP: inputs ({}) and classes ({}) must be positive",
+               config.inputs, config.classes);
+  MINIDL_CHECK(config.dropout >= 0.0 && config.dropout <= 1.0, "MLP: dropout p = {} is outside [0, 1]",
+               config.dropout);
+  layers_ = register_module("layers", std::make_shared<Sequential>());
+  int64_t width = config.inputs;
+  for (int64_t h : config.hidden) {
+    MINIDL_CHECK(h > 0, "MLP: hidden width {} must be positive", h);
+    layers_->add(std::make_shared<Linear>(width, h, true, init_gen));
+    layers_->add(std::make_shared<ReLU>());
+    layers_->add(std::make_shared<Dropout>(config.dropout, dropout_gen));
+    width = h;
+  }
+  layers_->add(std::make_shared<Linear>(width, config.classes, true, init_gen));
+}
+
+Tensor Mlp::forward(const Tensor& x) { return layers_->forward(x); }
+
+}  // namespace minidl

@@ -1,0 +1,36 @@
+// The multilayer perceptron: Linear -> ReLU -> Dropout per hidden layer, then a Linear head.
+// Its parameters are named like torch.nn.Sequential's inside a `layers` attribute
+// (layers.0.weight, layers.3.weight, ...), so a checkpoint loads into the PyTorch twin.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "framework/nn/layers.h"
+
+namespace minidl {
+
+struct MlpConfig {
+  int64_t inputs = 784;
+  std::vector<int64_t> hidden = {512, 512};
+  int64_t classes = 10;
+  double dropout = 0.2;  // after each hidden activation
+
+  nlohmann::json to_json() const;
+  static MlpConfig from_json(const nlohmann::json& j);  // validates every field
+};
+
+class Mlp : public Module {
+ public:
+  Mlp(const MlpConfig& config, Generator& init_gen, Generator& dropout_gen = default_generator());
+  Tensor forward(const Tensor& x) override;
+  const MlpConfig& config() const { return config_; }
+
+ private:
+  MlpConfig config_;
+  std::shared_ptr<Sequential> layers_;
+};
+
+}  // namespace minidl

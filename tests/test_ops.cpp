@@ -1,0 +1,400 @@
+// Every op in the registry (framework/ops/op_id.h) has a record here: samples with an
+// independent forward reference (plain loops and <cmath>, or the naive GEMM for matmul), an f64
+// gradcheck for differentiable ops, a non-contiguous rerun, and error inputs with the expected
+// message. The coverage test fails for an op without a record. To add an op: add its OpId and
+// OpSpec, then one record in make_records().
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <map>
+
+#include "framework/autograd/gradcheck.h"
+#include "framework/ops/op_id.h"
+#include "framework/ops/ops.h"
+#include "kernels/cpu/matmul.h"
+
+namespace minidl {
+namespace {
+
+using Values = std::vector<double>;
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+struct Sample {
+  std::string label;
+  std::vector<Tensor> inputs;                             // f64 (targets i64)
+  std::function<Values(const std::vector<Values>&)> ref;  // the expected forward values
+  double tol = 1e-12;                                     // abs + rel; f64 reorders are far below it
+};
+
+struct ErrorInput {
+  std::function<void()> call;
+  std::string expected;  // a phrase of the message
+};
+
+struct OpRecord {
+  Fn fn;
+  std::vector<Sample> samples;
+  std::vector<ErrorInput> errors;
+  bool gradcheck = true;  // false only for non-differentiable ops
+  GradcheckOptions grad_options = {};
+};
+
+// Deterministic, well-conditioned test values away from kinks (|x| >= 0.1).
+Tensor values(const Shape& shape, double scale = 1.0, double shift = 0.0, uint64_t seed = 1) {
+  std::vector<double> v(static_cast<size_t>(shape_numel(shape)));
+  Generator gen(seed);
+  for (double& x : v) {
+    const double u = gen.next_uniform() * 2 - 1;
+    x = shift + scale * (u < 0 ? u - 0.1 : u + 0.1);
+  }
+  return Tensor::from_vector(v, shape);
+}
+
+Values flat(const Tensor& t) { return t.to_vector<double>(); }
+
+// Numpy broadcasting in the test itself: the index of out element i in an operand of `shape`.
+int64_t broadcast_index(int64_t i, const Shape& out, const Shape& shape) {
+  int64_t idx = 0, stride = 1;
+  for (int64_t d = static_cast<int64_t>(out.size()) - 1, e = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d, --e) {
+    const int64_t coord = i % out[d];
+    i /= out[d];
+    if (e >= 0) {
+      if (shape[e] != 1) idx += coord * stride;
+      stride *= shape[e];
+    }
+  }
+  return idx;
+}
+
+Sample binary_sample(const std::string& label, Tensor a, Tensor b, std::function<double(double, double)> f) {
+  const Shape out = broadcast_shapes(a.shape(), b.shape(), "test");
+  const Shape sa = a.shape(), sb = b.shape();
+  return {label, {a, b}, [=](const std::vector<Values>& in) {
+            Values r(static_cast<size_t>(shape_numel(out)));
+            for (size_t i = 0; i < r.size(); ++i)
+              r[i] = f(in[0][broadcast_index(i, out, sa)], in[1][broadcast_index(i, out, sb)]);
+            return r;
+          }};
+}
+
+OpRecord binary_record(Tensor (*op)(const Tensor&, const Tensor&), std::function<double(double, double)> f,
+                       double b_shift = 0.0) {
+  OpRecord r;
+  r.fn = [op](const std::vector<Tensor>& in) { return op(in[0], in[1]); };
+  r.samples = {binary_sample("same shape", values({2, 3}, 1, b_shift ? 1.5 : 0), values({2, 3}, 1, b_shift, 2), f),
+               binary_sample("broadcast", values({2, 1, 3}, 1, b_shift ? 1.5 : 0), values({4, 1}, 1, b_shift, 3), f),
+               binary_sample("scalar", values({3}, 1, b_shift ? 1.5 : 0), values({}, 1, b_shift, 4), f)};
+  r.errors = {{[op] { op(Tensor::zeros({2, 3}), Tensor::zeros({2})); }, "do not broadcast"},
+              {[op] { op(Tensor::zeros({2}), Tensor::zeros({2}, DType::F64)); }, "different dtypes"},
+              {[op] { op(Tensor::zeros({2}, DType::I64), Tensor::zeros({2}, DType::I64)); }, "floating"}};
+  return r;
+}
+
+OpRecord unary_record(Tensor (*op)(const Tensor&), std::function<double(double)> f, double shift = 0.0) {
+  OpRecord r;
+  r.fn = [op](const std::vector<Tensor>& in) { return op(in[0]); };
+  auto ref = [f](const std::vector<Values>& in) {
+    Values out = in[0];
+    for (double& v : out) v = f(v);
+    return out;
+  };
+  r.samples = {{"2x3", {values({2, 3}, 1, shift)}, ref}, {"scalar", {values({}, 1, shift)}, ref},
+               {"empty", {Tensor::zeros({0, 3}, DType::F64)}, ref}};
+  r.errors = {{[op] { op(Tensor::zeros({2}, DType::I32)); }, "expected a floating tensor"}};
+  return r;
+}
+
+Values naive_matmul(const Values& a, const Values& b, int64_t batch, int64_t m, int64_t k, int64_t n, bool b_batched) {
+  Values c(static_cast<size_t>(batch * m * n));
+  for (int64_t i = 0; i < batch; ++i)
+    cpu::gemm_reference<double>(false, false, m, n, k, 1.0, a.data() + i * m * k, k,
+                                b.data() + (b_batched ? i * k * n : 0), n, 0.0, c.data() + i * m * n, n);
+  return c;
+}
+
+// Row-wise reference reductions over the last axis of values laid out [rows, cols].
+Values rows_reduce(const Values& x, int64_t cols, const std::function<double(const double*, int64_t)>& f) {
+  Values out;
+  for (size_t r = 0; r < x.size() / cols; ++r) out.push_back(f(x.data() + r * cols, cols));
+  return out;
+}
+
+double row_sum(const double* p, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += p[i];
+  return s;
+}
+
+double row_max(const double* p, int64_t n) { return *std::max_element(p, p + n); }
+
+std::map<OpId, OpRecord> make_records() {
+  std::map<OpId, OpRecord> r;
+  r[OpId::Add] = binary_record(add, [](double a, double b) { return a + b; });
+  r[OpId::Sub] = binary_record(sub, [](double a, double b) { return a - b; });
+  r[OpId::Mul] = binary_record(mul, [](double a, double b) { return a * b; });
+  r[OpId::Div] = binary_record(div, [](double a, double b) { return a / b; }, 2.0);
+  r[OpId::Pow] = binary_record(pow, [](double a, double b) { return std::pow(a, b); }, 0.5);
+  r[OpId::Eq] = binary_record(eq, [](double a, double b) { return a == b ? 1.0 : 0.0; });
+  r[OpId::Eq].gradcheck = false;
+  r[OpId::Eq].samples.push_back(binary_sample("ties", Tensor::from_vector(Values{1, 2, 3}, {3}),
+                                              Tensor::from_vector(Values{1, 0, 3}, {3}),
+                                              [](double a, double b) { return a == b ? 1.0 : 0.0; }));
+
+  r[OpId::Neg] = unary_record(neg, [](double x) { return -x; });
+  r[OpId::Exp] = unary_record(exp, [](double x) { return std::exp(x); });
+  r[OpId::Log] = unary_record(log, [](double x) { return std::log(x); }, 2.0);
+  r[OpId::Sqrt] = unary_record(sqrt, [](double x) { return std::sqrt(x); }, 2.0);
+  r[OpId::Relu] = unary_record(relu, [](double x) { return x > 0 ? x : 0.0; });
+  r[OpId::Gelu] = unary_record(gelu, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); });
+  r[OpId::Tanh] = unary_record(tanh, [](double x) { return std::tanh(x); });
+  r[OpId::Sigmoid] = unary_record(sigmoid, [](double x) { return 1 / (1 + std::exp(-x)); });
+
+  {
+    OpRecord& m = r[OpId::Matmul];
+    m.fn = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
+    auto ref = [](int64_t batch, int64_t mm, int64_t k, int64_t n, bool bb) {
+      return [=](const std::vector<Values>& in) { return naive_matmul(in[0], in[1], batch, mm, k, n, bb); };
+    };
+    m.samples = {{"2d", {values({3, 4}), values({4, 2}, 1, 0, 2)}, ref(1, 3, 4, 2, false)},
+                 {"batched", {values({2, 3, 4}), values({2, 4, 5}, 1, 0, 2)}, ref(2, 3, 4, 5, true)},
+                 {"batch @ 2d", {values({2, 2, 3}), values({3, 2}, 1, 0, 2)}, ref(2, 2, 3, 2, false)},
+                 {"k = 1", {values({2, 1}), values({1, 3}, 1, 0, 2)}, ref(1, 2, 1, 3, false)}};
+    m.errors = {{[] { matmul(Tensor::zeros({2, 3}), Tensor::zeros({2, 3})); }, "inner sizes differ"},
+                {[] { matmul(Tensor::zeros({3}), Tensor::zeros({3, 1})); }, "at least 2 dims"}};
+  }
+
+  {
+    OpRecord& s = r[OpId::Sum];
+    s.fn = [](const std::vector<Tensor>& in) { return sum(in[0], {1}); };
+    // [2, 3, 2] summed over dim 1: out[i][k] = sum_j x[i][j][k]
+    s.samples = {{"dim 1", {values({2, 3, 2})}, [](const std::vector<Values>& in) {
+                    Values o(4, 0.0);
+                    for (int i = 0; i < 2; ++i)
+                      for (int j = 0; j < 3; ++j)
+                        for (int k = 0; k < 2; ++k) o[i * 2 + k] += in[0][i * 6 + j * 2 + k];
+                    return o;
+                  }}};
+    s.errors = {{[] { sum(Tensor::zeros({2}), {3}); }, "out of range"}, {[] { sum(Tensor::zeros({2, 2}), {0, 0}); }, "repeated"}};
+    OpRecord& all = r[OpId::Mean];
+    all.fn = [](const std::vector<Tensor>& in) { return mean(in[0]); };
+    all.samples = {{"all", {values({3, 4})}, [](const std::vector<Values>& in) { return Values{row_sum(in[0].data(), 12) / 12}; }}};
+    all.errors = {{[] { mean(Tensor::zeros({2}, DType::I64)); }, "floating"}};
+  }
+  {
+    OpRecord& m = r[OpId::Max];
+    m.fn = [](const std::vector<Tensor>& in) { return max(in[0], -1); };
+    auto ref = [](const std::vector<Values>& in) { return rows_reduce(in[0], 4, row_max); };
+    // Ties are a kink (no derivative exists there): test_autograd.cpp checks the split rule.
+    m.samples = {{"last dim", {values({3, 4})}, ref}};
+    m.errors = {{[] { max(Tensor::zeros({2, 0}), 1); }, "empty"}};
+    OpRecord& a = r[OpId::Argmax];
+    a.gradcheck = false;
+    a.fn = [](const std::vector<Tensor>& in) { return to_dtype(argmax(in[0], 1), DType::F64); };
+    a.samples = {{"first maximum", {Tensor::from_vector(Values{1, 5, 5, 0, -1, -2, 7, 7}, {2, 4})},
+                  [](const std::vector<Values>&) { return Values{1, 2}; }}};
+    a.errors = {{[] { argmax(Tensor::zeros({2}), 1); }, "out of range"}};
+  }
+
+  auto index_ref = [](std::function<Values(const Values&)> f) {
+    return [f](const std::vector<Values>& in) { return f(in[0]); };
+  };
+  r[OpId::Reshape] = {[](const std::vector<Tensor>& in) { return reshape(in[0], {3, -1}); },
+                      {{"[2,3]->[3,2]", {values({2, 3})}, index_ref([](const Values& x) { return x; })}},
+                      {{[] { reshape(Tensor::zeros({6}), {4, -1}); }, "cannot infer"}}};
+  r[OpId::Permute] = {[](const std::vector<Tensor>& in) { return permute(in[0], {2, 0, 1}); },
+                      {{"[2,3,4]", {values({2, 3, 4})}, index_ref([](const Values& x) {
+                          Values o;  // out[k][i][j] = x[i][j][k]
+                          for (int k = 0; k < 4; ++k)
+                            for (int i = 0; i < 2; ++i)
+                              for (int j = 0; j < 3; ++j) o.push_back(x[i * 12 + j * 4 + k]);
+                          return o;
+                        })}},
+                      {{[] { permute(Tensor::zeros({2, 2}), {0, 0}); }, "repeated"}}};
+  r[OpId::Slice] = {[](const std::vector<Tensor>& in) { return slice(in[0], 1, 1, 5, 2); },
+                    {{"step 2", {values({2, 5})}, index_ref([](const Values& x) { return Values{x[1], x[3], x[6], x[8]}; })}},
+                    {{[] { slice(Tensor::zeros({3}), 0, 0, 2, 0); }, "step 0 must be positive"}}};
+  r[OpId::Expand] = {[](const std::vector<Tensor>& in) { return expand(in[0], {2, 3, 2}); },
+                     {{"[3,1]->[2,3,2]", {values({3, 1})}, index_ref([](const Values& x) {
+                         Values o;
+                         for (int b = 0; b < 2; ++b)
+                           for (int i = 0; i < 3; ++i) o.insert(o.end(), {x[i], x[i]});
+                         return o;
+                       })}},
+                     {{[] { expand(Tensor::zeros({3}), {2, 4}); }, "expected 1 or 4"}}};
+  r[OpId::Cat] = {[](const std::vector<Tensor>& in) { return cat({in[0], in[1]}, 1); },
+                  {{"dim 1", {values({2, 1}), values({2, 2}, 1, 0, 2)}, [](const std::vector<Values>& in) {
+                      return Values{in[0][0], in[1][0], in[1][1], in[0][1], in[1][2], in[1][3]};
+                    }}},
+                  {{[] { cat({Tensor::zeros({2, 2}), Tensor::zeros({3, 2})}, 1); }, "cat along dim 1"}}};
+  r[OpId::Stack] = {[](const std::vector<Tensor>& in) { return stack({in[0], in[1]}, 1); },
+                    {{"dim 1", {values({2}), values({2}, 1, 0, 2)}, [](const std::vector<Values>& in) {
+                        return Values{in[0][0], in[1][0], in[0][1], in[1][1]};
+                      }}},
+                    {{[] { stack({Tensor::zeros({2}), Tensor::zeros({3})}, 0); }, "tensor 1 is"}}};
+  r[OpId::Contiguous] = {[](const std::vector<Tensor>& in) { return contiguous(transpose(in[0], 0, 1)); },
+                         {{"transposed", {values({2, 3})}, index_ref([](const Values& x) {
+                             return Values{x[0], x[3], x[1], x[4], x[2], x[5]};
+                           })}},
+                         {{[] { contiguous(Tensor()); }, "undefined"}}};
+  r[OpId::Cast] = {[](const std::vector<Tensor>& in) { return to_dtype(to_dtype(in[0], DType::F32), DType::F64); },
+                   {{"f64->f32->f64", {values({4})}, index_ref([](const Values& x) {
+                       Values o;
+                       for (double v : x) o.push_back(static_cast<float>(v));
+                       return o;
+                     }), 0}},
+                   {{[] { to_dtype(Tensor(), DType::F32); }, "undefined"}}};
+  // The round trip through f32 is linear but quantized to ~6e-8: a larger step keeps the central
+  // difference exact up to 6e-8 / 1e-3 relative.
+  r[OpId::Cast].grad_options.eps = 1e-3;
+
+  auto softmax_ref = [](bool log_form) {
+    return [log_form](const std::vector<Values>& in) {
+      Values out;
+      for (size_t r0 = 0; r0 < in[0].size(); r0 += 4) {
+        double m = row_max(in[0].data() + r0, 4), s = 0;
+        for (int c = 0; c < 4; ++c) s += std::exp(in[0][r0 + c] - m);
+        for (int c = 0; c < 4; ++c) out.push_back(log_form ? in[0][r0 + c] - m - std::log(s) : std::exp(in[0][r0 + c] - m) / s);
+      }
+      return out;
+    };
+  };
+  r[OpId::Softmax] = {[](const std::vector<Tensor>& in) { return softmax(in[0], -1); },
+                      {{"rows", {values({3, 4}, 3)}, softmax_ref(false), 1e-14}},
+                      {{[] { softmax(Tensor::zeros({2}), 1); }, "out of range"}}};
+  r[OpId::LogSoftmax] = {[](const std::vector<Tensor>& in) { return log_softmax(in[0], 1); },
+                         {{"rows", {values({2, 4}, 3)}, softmax_ref(true), 1e-14}},
+                         {{[] { log_softmax(Tensor::zeros({2}, DType::U8), 0); }, "floating"}}};
+  r[OpId::CrossEntropy] = {
+      [](const std::vector<Tensor>& in) { return cross_entropy(in[0], in[1]); },
+      {{"3 rows", {values({3, 4}, 2), Tensor::from_vector(std::vector<int64_t>{2, 0, 3}, {3})},
+        [](const std::vector<Values>& in) {
+          const int target[] = {2, 0, 3};
+          double total = 0;
+          for (int row = 0; row < 3; ++row) {
+            double s = 0;
+            for (int c = 0; c < 4; ++c) s += std::exp(in[0][row * 4 + c]);
+            total += std::log(s) - in[0][row * 4 + target[row]];
+          }
+          return Values{total / 3};
+        }}},
+      {{[] { cross_entropy(Tensor::zeros({2, 3}), Tensor::from_vector(std::vector<int64_t>{0, 3}, {2})); }, "out of range"},
+       {[] { cross_entropy(Tensor::zeros({2, 3}), Tensor::zeros({2})); }, "class indices"},
+       {[] { cross_entropy(Tensor::zeros({3}), Tensor::zeros({3}, DType::I64)); }, "must be [N, C]"}}};
+  r[OpId::MseLoss] = {[](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1]); },
+                      {{"2x3", {values({2, 3}), values({2, 3}, 1, 0, 2)}, [](const std::vector<Values>& in) {
+                          double s = 0;
+                          for (size_t i = 0; i < 6; ++i) s += (in[0][i] - in[1][i]) * (in[0][i] - in[1][i]);
+                          return Values{s / 6};
+                        }}},
+                      {{[] { mse_loss(Tensor::zeros({2}), Tensor::zeros({3})); }, "differ in shape"}}};
+  // Dropout with a fixed generator state: the mask comes from the Philox words, which
+  // test_philox.cpp proves equal to cuRAND's; each call of fn reuses the same state so the mask is
+  // fixed during gradcheck.
+  r[OpId::Dropout] = {[](const std::vector<Tensor>& in) {
+                        Generator gen(1234, 5);
+                        return dropout(in[0], 0.3, true, gen);
+                      },
+                      {{"p 0.3", {values({5, 7})}, [](const std::vector<Values>& in) {
+                          Values out;
+                          for (size_t i = 0; i < in[0].size(); ++i) {
+                            const bool keep = philox_word(PhiloxState{1234, 5, 0}, i) >= dropout_threshold(0.3);
+                            out.push_back(keep ? in[0][i] / 0.7 : 0.0);
+                          }
+                          return out;
+                        }}},
+                      {{[] { dropout(Tensor::zeros({2}), 1.5, true); }, "outside [0, 1]"},
+                       {[] { dropout(Tensor::zeros({2}), std::nan(""), true); }, "outside [0, 1]"}}};
+  return r;
+}
+
+void expect_close(const Values& got, const Values& want, double tol, const std::string& where) {
+  ASSERT_EQ(got.size(), want.size()) << where;
+  int reported = 0;
+  for (size_t i = 0; i < got.size() && reported < 10; ++i) {
+    if (!(std::abs(got[i] - want[i]) <= tol * (1 + std::abs(want[i])))) {
+      ADD_FAILURE() << where << ": element " << i << " got " << got[i] << " expected " << want[i];
+      ++reported;
+    }
+  }
+}
+
+TEST(OpRegistry, EveryOpHasARecord) {
+  const auto records = make_records();
+  for (size_t i = 0; i < static_cast<size_t>(OpId::Count); ++i) {
+    const auto op = static_cast<OpId>(i);
+    auto it = records.find(op);
+    ASSERT_NE(it, records.end()) << "op '" << op_name(op) << "' has no test record in tests/test_ops.cpp";
+    EXPECT_FALSE(it->second.samples.empty()) << op_name(op);
+    EXPECT_FALSE(it->second.errors.empty()) << op_name(op) << " has no error inputs";
+    EXPECT_EQ(it->second.gradcheck, op_spec(op).differentiable)
+        << op_name(op) << ": gradcheck coverage must match the registry's differentiable flag";
+  }
+}
+
+class OpTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(OpTest, ForwardMatchesReference) {
+  const auto op = static_cast<OpId>(GetParam());
+  const OpRecord rec = make_records().at(op);
+  for (const Sample& s : rec.samples) {
+    std::vector<Values> in;
+    for (const Tensor& t : s.inputs) in.push_back(t.to_vector<double>());
+    const Tensor out = rec.fn(s.inputs);
+    expect_close(flat(out), s.ref(in), s.tol, std::string(op_name(op)) + " / " + s.label);
+  }
+}
+
+TEST_P(OpTest, NonContiguousInputsGiveTheSameResult) {
+  const auto op = static_cast<OpId>(GetParam());
+  const OpRecord rec = make_records().at(op);
+  for (const Sample& s : rec.samples) {
+    // Each floating input as a transposed copy transposed back: same values, non-trivial strides.
+    std::vector<Tensor> strided;
+    for (const Tensor& t : s.inputs) {
+      if (!is_floating(t.dtype()) || t.dim() < 2) {
+        strided.push_back(t);
+        continue;
+      }
+      const Tensor v = transpose(contiguous(transpose(t, 0, -1)), 0, -1);
+      EXPECT_FALSE(v.is_contiguous() && t.size(0) > 1 && t.size(-1) > 1);
+      strided.push_back(v);
+    }
+    expect_close(flat(rec.fn(strided)), flat(rec.fn(s.inputs)), s.tol, std::string(op_name(op)) + " / " + s.label);
+  }
+}
+
+TEST_P(OpTest, GradcheckInF64) {
+  const auto op = static_cast<OpId>(GetParam());
+  const OpRecord rec = make_records().at(op);
+  if (!rec.gradcheck) {
+    EXPECT_FALSE(op_spec(op).differentiable);
+    return;
+  }
+  for (const Sample& s : rec.samples) {
+    bool empty = false;
+    for (const Tensor& t : s.inputs) empty = empty || t.numel() == 0;
+    if (empty) continue;  // nothing to differentiate
+    const GradcheckResult r = gradcheck(rec.fn, s.inputs, rec.grad_options);
+    EXPECT_TRUE(r.ok) << op_name(op) << " / " << s.label << ": " << r.message;
+  }
+}
+
+TEST_P(OpTest, ErrorInputsGiveClearMessages) {
+  const auto op = static_cast<OpId>(GetParam());
+  const OpRecord rec = make_records().at(op);
+  for (const ErrorInput& e : rec.errors) {
+    try {
+      e.call();
+      ADD_FAILURE() << op_name(op) << ": expected an error containing '" << e.expected << "'";
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find(e.expected), std::string::npos) << op_name(op) << ": " << err.what();
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpTest, ::testing::Range<size_t>(0, static_cast<size_t>(OpId::Count)),
+                         [](const auto& param_info) { return std::string(op_name(static_cast<OpId>(param_info.param))); });
+
+}  // namespace
+}  // namespace minidl
