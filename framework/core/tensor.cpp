@@ -101,7 +101,7 @@ std::vector<T> Tensor::to_vector() const {
   const StridedIndexer dst_ix{}, src_ix = make_indexer(*this);
   visit_dtype(dtype(), [&](auto tag) {
     using S = decltype(tag);
-    cpu::copy_cast<T, S>(numel(), out.data(), dst_ix, data<S>(), src_ix);
+    cpu::copy_cast<T, S>(0, numel(), out.data(), dst_ix, data<S>(), src_ix);
   });
   return out;
 }

@@ -1,8 +1,8 @@
 // The CPU backend: kernels/cpu reference loops, with OpenBLAS as the GEMM fast path.
-#include <cblas.h>
-
 #include <vector>
 
+#include "framework/ops/blas.h"
+#include "framework/ops/cpu_parallel.h"
 #include "framework/core/indexer.h"
 #include "framework/ops/backend.h"
 #include "kernels/cpu/dropout.h"
@@ -26,18 +26,6 @@ void visit_floating(DType dtype, const char* what, Fn&& fn) {
   }
 }
 
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
-          float* c) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
-              b, ldb, 0.0f, c, n);
-}
-
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
-          int64_t ldb, double* c) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b,
-              ldb, 0.0, c, n);
-}
-
 class CpuBackend final : public Backend {
  public:
   void copy(const Tensor& dst, const Tensor& src) override {
@@ -45,12 +33,15 @@ class CpuBackend final : public Backend {
     visit_dtype(src.dtype(), [&](auto s) {
       using S = decltype(s);
       if (dst.dtype() == DType::Bool) {
-        cpu::copy_to_bool<S>(dst.numel(), dst.data<uint8_t>(), id, src.data<S>(), is);
+        parallel_for(dst.numel(), [&](int64_t b, int64_t e) {
+          cpu::copy_to_bool<S>(b, e, dst.data<uint8_t>(), id, src.data<S>(), is);
+        });
         return;
       }
       visit_dtype(dst.dtype(), [&](auto d) {
         using D = decltype(d);
-        cpu::copy_cast<D, S>(dst.numel(), dst.data<D>(), id, src.data<S>(), is);
+        parallel_for(dst.numel(),
+                     [&](int64_t b, int64_t e) { cpu::copy_cast<D, S>(b, e, dst.data<D>(), id, src.data<S>(), is); });
       });
     });
   }
@@ -66,22 +57,28 @@ class CpuBackend final : public Backend {
   void unary(UnaryKind kind, const Tensor& out, const Tensor& x) override {
     visit_floating(x.dtype(), "unary", [&](auto tag) {
       using T = decltype(tag);
-      cpu::unary_forward<T>(kind, out.numel(), out.data<T>(), x.data<T>(), make_indexer(x));
+      const StridedIndexer ix = make_indexer(x);
+      parallel_for(out.numel(),
+                   [&](int64_t b, int64_t e) { cpu::unary_forward<T>(kind, b, e, out.data<T>(), x.data<T>(), ix); });
     });
   }
 
   void unary_backward(UnaryKind kind, const Tensor& gx, const Tensor& gy, const Tensor& x, const Tensor& y) override {
     visit_floating(x.dtype(), "unary backward", [&](auto tag) {
       using T = decltype(tag);
-      cpu::unary_backward<T>(kind, gx.numel(), gx.data<T>(), gy.data<T>(), x.data<T>(), y.data<T>());
+      parallel_for(gx.numel(), [&](int64_t b, int64_t e) {
+        cpu::unary_backward<T>(kind, b, e, gx.data<T>(), gy.data<T>(), x.data<T>(), y.data<T>());
+      });
     });
   }
 
   void binary(BinaryKind kind, const Tensor& out, const Tensor& a, const Tensor& b) override {
     visit_floating(a.dtype(), "binary", [&](auto tag) {
       using T = decltype(tag);
-      cpu::binary_forward<T>(kind, out.numel(), out.data<T>(), a.data<T>(), make_indexer(a), b.data<T>(),
-                             make_indexer(b));
+      const StridedIndexer ia = make_indexer(a), ib = make_indexer(b);
+      parallel_for(out.numel(), [&](int64_t begin, int64_t end) {
+        cpu::binary_forward<T>(kind, begin, end, out.data<T>(), a.data<T>(), ia, b.data<T>(), ib);
+      });
     });
   }
 
@@ -110,8 +107,8 @@ class CpuBackend final : public Backend {
           cpu::fill<T>(g.m * g.n, c, T(0));
           continue;
         }
-        gemm(g.trans_a, g.trans_b, g.m, g.n, g.k, a.data<T>() + i * g.stride_a, g.lda, b.data<T>() + i * g.stride_b,
-             g.ldb, c);
+        blas::gemm(g.trans_a, g.trans_b, g.m, g.n, g.k, a.data<T>() + i * g.stride_a, g.lda,
+                   b.data<T>() + i * g.stride_b, g.ldb, c, g.n);
       }
     });
   }
@@ -151,7 +148,9 @@ class CpuBackend final : public Backend {
                double scale) override {
     visit_floating(x.dtype(), "dropout", [&](auto tag) {
       using T = decltype(tag);
-      cpu::dropout_apply<T>(x.numel(), state, threshold, static_cast<T>(scale), out.data<T>(), x.data<T>());
+      parallel_for(x.numel(), [&](int64_t b, int64_t e) {
+        cpu::dropout_apply<T>(b, e, state, threshold, static_cast<T>(scale), out.data<T>(), x.data<T>());
+      });
     });
   }
 
@@ -169,7 +168,10 @@ class CpuBackend final : public Backend {
   void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) override {
     visit_floating(param.dtype(), "sgd", [&](auto tag) {
       using T = decltype(tag);
-      cpu::sgd_step<T>(hp, param.numel(), param.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr);
+      T* momentum = buf.defined() ? buf.data<T>() : nullptr;
+      parallel_for(param.numel(), [&](int64_t b, int64_t e) {
+        cpu::sgd_step<T>(hp, b, e, param.data<T>(), grad.data<T>(), momentum);
+      });
     });
   }
 
@@ -177,7 +179,9 @@ class CpuBackend final : public Backend {
                   const Tensor& exp_avg_sq) override {
     visit_floating(param.dtype(), "adamw", [&](auto tag) {
       using T = decltype(tag);
-      cpu::adamw_step<T>(hp, param.numel(), param.data<T>(), grad.data<T>(), exp_avg.data<T>(), exp_avg_sq.data<T>());
+      parallel_for(param.numel(), [&](int64_t b, int64_t e) {
+        cpu::adamw_step<T>(hp, b, e, param.data<T>(), grad.data<T>(), exp_avg.data<T>(), exp_avg_sq.data<T>());
+      });
     });
   }
 };

@@ -44,8 +44,14 @@ Grads unary(UnaryKind kind, const Tensor& g, const Tensor& x, const Tensor& y) {
 }
 
 // C = A @ B: dA = G @ B^T, dB = A^T @ G (batch broadcasting undone by the engine).
+// When B is a transposed view (x @ W^T in Linear), dB is computed as (G^T @ A)^T so that it lands
+// in W's own row-major layout and the optimizer reads it without a copy.
 Grads matmul(const Tensor& g, const Tensor& a, const Tensor& b) {
-  return {minidl::matmul(g, minidl::transpose(b, -1, -2)), minidl::matmul(minidl::transpose(a, -1, -2), g)};
+  const Tensor ga = minidl::matmul(g, minidl::transpose(b, -1, -2));
+  const bool b_transposed = a.dim() == 2 && b.dim() == 2 && b.strides()[0] == 1 && b.size(0) > 1;
+  const Tensor gb = b_transposed ? minidl::transpose(minidl::matmul(minidl::transpose(g, -1, -2), a), -1, -2)
+                                 : minidl::matmul(minidl::transpose(a, -1, -2), g);
+  return {ga, gb};
 }
 
 // d minidl::sum(x) = g broadcast back over the reduced dims

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/common/host_device.h"
 
@@ -61,6 +62,37 @@ FW_HOST_DEVICE FW_INLINE T binary_forward(BinaryKind kind, T a, T b) {
     case BinaryKind::Eq: return a == b ? T(1) : T(0);
   }
   return a;
+}
+
+// Calls fn(std::integral_constant<Kind, k>{}) for the runtime kind k, so a kernel's loop is
+// compiled once per kind with the switch above folded away (and vectorizable).
+template <typename Fn>
+void dispatch_kind(UnaryKind kind, Fn&& fn) {
+  using K = UnaryKind;
+  switch (kind) {
+    case K::Neg: fn(std::integral_constant<K, K::Neg>{}); return;
+    case K::Exp: fn(std::integral_constant<K, K::Exp>{}); return;
+    case K::Log: fn(std::integral_constant<K, K::Log>{}); return;
+    case K::Sqrt: fn(std::integral_constant<K, K::Sqrt>{}); return;
+    case K::Relu: fn(std::integral_constant<K, K::Relu>{}); return;
+    case K::Gelu: fn(std::integral_constant<K, K::Gelu>{}); return;
+    case K::Tanh: fn(std::integral_constant<K, K::Tanh>{}); return;
+    case K::Sigmoid: fn(std::integral_constant<K, K::Sigmoid>{}); return;
+  }
+}
+
+template <typename Fn>
+void dispatch_kind(BinaryKind kind, Fn&& fn) {
+  using K = BinaryKind;
+  switch (kind) {
+    case K::Add: fn(std::integral_constant<K, K::Add>{}); return;
+    case K::Sub: fn(std::integral_constant<K, K::Sub>{}); return;
+    case K::Mul: fn(std::integral_constant<K, K::Mul>{}); return;
+    case K::Div: fn(std::integral_constant<K, K::Div>{}); return;
+    case K::Pow: fn(std::integral_constant<K, K::Pow>{}); return;
+    case K::Maximum: fn(std::integral_constant<K, K::Maximum>{}); return;
+    case K::Eq: fn(std::integral_constant<K, K::Eq>{}); return;
+  }
 }
 
 }  // namespace minidl

@@ -9,9 +9,9 @@
 
 namespace minidl::cpu {
 
-// out[i] = keep(i) ? x[i] * scale : 0, all contiguous.
+// out[i] = keep(i) ? x[i] * scale : 0 for i in [begin, end), all contiguous.
 template <typename T>
-void dropout_apply(int64_t n, const PhiloxState& state, uint64_t threshold, T scale, T* out, const T* x);
+void dropout_apply(int64_t begin, int64_t end, const PhiloxState& state, uint64_t threshold, T scale, T* out, const T* x);
 
 // mask[i] = keep(i) as 0/1.
 void dropout_mask(int64_t n, const PhiloxState& state, uint64_t threshold, uint8_t* mask);
