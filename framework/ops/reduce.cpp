@@ -76,26 +76,26 @@ Tensor reduce(ReduceKind kind, const Tensor& x, const std::vector<int64_t>& dims
   return out;
 }
 
-}  // namespace
-
-Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
-  check_floating(x, "sum");
-  dims = normalize_dims(std::move(dims), x.dim(), "sum");
-  Tensor out = reduce(ReduceKind::Sum, x, dims, keepdim);
-  record_op("sum", {x}, out, {}, [shape = x.shape(), dims, keepdim](const Tensor& g, const std::vector<Tensor>&) {
-    return grad::sum(g, shape, dims, keepdim);
+// sum and mean differ only in the kernel's scaling and the gradient's 1/count.
+Tensor sum_or_mean(ReduceKind kind, const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  const char* name = kind == ReduceKind::Sum ? "sum" : "mean";
+  check_floating(x, name);
+  dims = normalize_dims(std::move(dims), x.dim(), name);
+  Tensor out = reduce(kind, x, dims, keepdim);
+  record_op(name, {x}, out, {}, [kind, shape = x.shape(), dims, keepdim](const Tensor& g, const std::vector<Tensor>&) {
+    return kind == ReduceKind::Sum ? grad::sum(g, shape, dims, keepdim) : grad::mean(g, shape, dims, keepdim);
   });
   return out;
 }
 
+}  // namespace
+
+Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  return sum_or_mean(ReduceKind::Sum, x, std::move(dims), keepdim);
+}
+
 Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
-  check_floating(x, "mean");
-  dims = normalize_dims(std::move(dims), x.dim(), "mean");
-  Tensor out = reduce(ReduceKind::Mean, x, dims, keepdim);
-  record_op("mean", {x}, out, {}, [shape = x.shape(), dims, keepdim](const Tensor& g, const std::vector<Tensor>&) {
-    return grad::mean(g, shape, dims, keepdim);
-  });
-  return out;
+  return sum_or_mean(ReduceKind::Mean, x, std::move(dims), keepdim);
 }
 
 Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
