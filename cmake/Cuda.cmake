@@ -18,15 +18,12 @@ endif()
 if(MINIDL_WITH_CUDA)
   set(CMAKE_CUDA_ARCHITECTURES ${MINIDL_CUDA_ARCHS})
   enable_language(CUDA)
-  # CMake 3.25 cannot ask nvcc for C++20, so kernel sources keep to C++17.
-  set(CMAKE_CUDA_STANDARD 17)
+  # CMake 3.25 does not know nvcc 12+'s C++20 flag; tell it, so CUDA_STANDARD 20 works.
+  set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA_STANDARD 20)
   find_package(CUDAToolkit REQUIRED)
   message(STATUS "minidl: CUDA ${CMAKE_CUDA_COMPILER_VERSION} for architectures ${MINIDL_CUDA_ARCHS}")
-  # The toolchain probe: one kernel compiled by nvcc for every architecture and linked, so a
-  # broken CUDA setup fails the build. The CUDA backend replaces it with kernels/cuda.
-  add_library(minidl_cuda_probe STATIC kernels/cuda/toolchain_probe.cu)
-  target_include_directories(minidl_cuda_probe PUBLIC ${CMAKE_SOURCE_DIR})
-  target_link_libraries(minidl_cuda_probe PUBLIC CUDA::cudart)
 else()
   message(STATUS "minidl: building without CUDA")
 endif()

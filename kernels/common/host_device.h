@@ -1,7 +1,7 @@
 // FW_HOST_DEVICE marks scalar math that CPU reference kernels and CUDA kernels share.
 #pragma once
 
-#if defined(__CUDACC__) || defined(MINIDL_EMU)
+#if defined(__CUDACC__)
 #define FW_HOST_DEVICE __host__ __device__
 #else
 #define FW_HOST_DEVICE
