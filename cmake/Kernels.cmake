@@ -4,7 +4,12 @@
 option(MINIDL_EMU "Build the CUDA kernels for the SIMT emulator as well" ON)
 
 set(MINIDL_KERNEL_SOURCES
-  kernels/cuda/dropout.cu)
+  kernels/cuda/dropout.cu
+  kernels/cuda/elementwise.cu
+  kernels/cuda/matmul.cu
+  kernels/cuda/optim.cu
+  kernels/cuda/reduce.cu
+  kernels/cuda/softmax.cu)
 
 find_path(MINIDL_CUDA_INCLUDE vector_types.h PATHS /usr/local/cuda/include ${CUDAToolkit_INCLUDE_DIRS})
 

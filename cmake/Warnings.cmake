@@ -1,3 +1,13 @@
+# MINIDL_SANITIZE: AddressSanitizer + UndefinedBehaviorSanitizer everywhere (the CI job that reruns
+# the emulated CUDA kernels under them).
+option(MINIDL_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+if(MINIDL_SANITIZE)
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined>
+                      $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=undefined>
+                      $<$<COMPILE_LANGUAGE:CXX>:-fno-omit-frame-pointer>)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # minidl_warnings(target): -Wall -Wextra everywhere; errors when MINIDL_WERROR is on (CI).
 function(minidl_warnings target)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wshadow=local>)

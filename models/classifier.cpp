@@ -20,7 +20,8 @@ EvalResult evaluate_classifier(Module& model, const Tensor& inputs, const Tensor
   int64_t correct = 0;
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t end = std::min(n, start + batch_size);
-    const Tensor x = slice(inputs, 0, start, end), y = slice(labels, 0, start, end);
+    const Tensor x = to_device(slice(inputs, 0, start, end), model.device());
+    const Tensor y = to_device(slice(labels, 0, start, end), model.device());
     const Tensor logits = model(x);
     loss_sum += cross_entropy(logits, y).item() * static_cast<double>(end - start);
     const std::vector<int64_t> pred = argmax(logits, 1).to_vector<int64_t>(), truth = y.to_vector<int64_t>();

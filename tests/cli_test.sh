@@ -72,6 +72,24 @@ fi
 "$minidl" train mlp --epochs 1 --limit-train 500 --seed 6 --out "$work/c" > /dev/null 2>&1
 if ! cmp -s "$work/a/model.safetensors" "$work/c/model.safetensors"; then pass "another seed, other weights"; else fail "another seed, other weights"; fi
 
+# The CUDA kernels, run by the SIMT emulator, train the same model: the loss curve matches the
+# CPU's within fp32 reordering (GEMM and reductions sum in another order).
+for dev in cpu cuda-emu; do
+  "$minidl" train mlp --device "$dev" --epochs 2 --limit-train 384 --limit-test 200 --batch-size 64 --seed 4 \
+    > "$work/dev-$dev.log" 2>&1 || fail "train on $dev: $(tail -n 2 "$work/dev-$dev.log")"
+done
+losses() { sed -n 's/.*train loss \([0-9.]*\)  test loss \([0-9.]*\).*/\1 \2/p' "$1"; }
+if [ "$(losses "$work/dev-cpu.log" | wc -l)" -eq 2 ] &&
+   paste <(losses "$work/dev-cpu.log") <(losses "$work/dev-cuda-emu.log") |
+     awk '{ for (i = 1; i <= 2; i++) if ($i - $(i + 2) > 2e-4 || $(i + 2) - $i > 2e-4) bad = 1 } END { exit bad }'; then
+  pass "cuda-emu loss curve matches cpu ($(losses "$work/dev-cuda-emu.log" | tr '\n' ' '))"
+else
+  fail "cuda-emu loss curve: cpu $(losses "$work/dev-cpu.log" | tr '\n' ' ') vs cuda-emu $(losses "$work/dev-cuda-emu.log" | tr '\n' ' ')"
+fi
+if ! nvidia-smi -L > /dev/null 2>&1; then
+  expect_error "cuda without a GPU" "device cuda:" -- train mlp --device cuda --epochs 1
+fi
+
 # A truncated checkpoint is refused and leaves nothing half-written behind.
 head -c 1000 "$work/a/model.safetensors" > "$work/truncated.safetensors"
 expect_error "truncated checkpoint" "truncated.safetensors" -- eval --checkpoint "$work/truncated.safetensors"

@@ -118,6 +118,11 @@ __global__ void atomics_kernel(const int* x, int n, int bins, int* histogram, in
   } while (seen != assumed);
 }
 
+__global__ void out_of_bounds_read_kernel(int n, const float* x, float* out) {
+  const int i = static_cast<int>(threadIdx.x);
+  if (i <= n) out[0] += x[i];  // the bug: i == n is past the end
+}
+
 __global__ void empty_kernel() {}
 
 __global__ void static_shared_overflow_kernel() {
@@ -149,6 +154,9 @@ void shuffles(int* out) { launch("shuffles", shuffles_kernel, dim3(1), dim3(32),
 void votes(unsigned* out) { launch("votes", votes_kernel, dim3(1), dim3(32), 0, nullptr, out); }
 void atomics(int blocks, int threads, const int* x, int n, int bins, int* histogram, int* max_out, int* cas_count) {
   launch("atomics", atomics_kernel, dim3(blocks), dim3(threads), 0, nullptr, x, n, bins, histogram, max_out, cas_count);
+}
+void out_of_bounds_read(int n, const float* x, float* out) {
+  launch("out_of_bounds_read", out_of_bounds_read_kernel, dim3(1), dim3(n + 1), 0, nullptr, n, x, out);
 }
 void launch_with(unsigned grid, unsigned block, size_t dynamic_shared) {
   launch("empty", empty_kernel, dim3(grid), dim3(block), dynamic_shared, nullptr);

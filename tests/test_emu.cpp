@@ -145,5 +145,19 @@ TEST(Emulator, LaunchConfigurationIsChecked) {
   EXPECT_NO_THROW(emu::launch_with(3, 1024, 48 * 1024));
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+// Only in the AddressSanitizer build (tools/test.sh's second job): an out-of-bounds read inside an
+// emulated kernel is caught with the kernel's source line.
+TEST(EmulatorDeathTest, OutOfBoundsReadIsCaughtByAddressSanitizer) {
+  EXPECT_DEATH(
+      {
+        std::vector<float> x(37, 1.0f);
+        float out = 0;
+        emu::out_of_bounds_read(37, x.data(), &out);
+      },
+      "heap-buffer-overflow(.|\n)*emu_kernels.cu");
+}
+#endif
+
 }  // namespace
 }  // namespace minidl

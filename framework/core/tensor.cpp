@@ -5,6 +5,8 @@
 #include "framework/autograd/node.h"
 #include "framework/autograd/engine.h"
 #include "framework/core/indexer.h"
+#include "framework/ops/backend.h"
+#include "framework/ops/ops.h"
 #include "kernels/cpu/elementwise.h"
 
 namespace minidl {
@@ -35,12 +37,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  MINIDL_CHECK(device.type == DeviceType::CPU, "Tensor::full on {}: only cpu is available", device.str());
-  visit_dtype(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    const T v = dtype == DType::Bool ? static_cast<T>(value != 0) : static_cast<T>(value);
-    cpu::fill<T>(t.numel(), t.data<T>(), v);
-  });
+  backend_for(device).fill(t, value);
   return t;
 }
 
@@ -75,6 +72,7 @@ const std::shared_ptr<Storage>& Tensor::storage() const { return checked().stora
 
 bool Tensor::is_contiguous() const {
   const TensorImpl& t = checked();
+  if (shape_numel(t.shape) == 0) return true;  // no element to misplace
   int64_t expected = 1;
   for (size_t d = t.shape.size(); d-- > 0;) {
     if (t.shape[d] == 1) continue;
@@ -96,7 +94,7 @@ void* Tensor::raw_data() const {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  MINIDL_CHECK(device().type == DeviceType::CPU, "to_vector on {}: copy it to cpu first", describe());
+  if (device().type != DeviceType::CPU) return to_device(*this, kCPU).to_vector<T>();
   std::vector<T> out(static_cast<size_t>(numel()));
   const StridedIndexer dst_ix{}, src_ix = make_indexer(*this);
   visit_dtype(dtype(), [&](auto tag) {

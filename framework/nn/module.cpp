@@ -47,6 +47,15 @@ void Module::load_parameters(const std::map<std::string, Tensor>& values, const 
   for (const auto& [name, param] : named_parameters()) copy_(param, values.at(name));
 }
 
+void Module::to(Device device) {
+  for (const auto& [name, param] : named_parameters()) move_to_device(param, device);
+}
+
+Device Module::device() const {
+  const NamedTensors params = named_parameters();
+  return params.empty() ? kCPU : params.front().second.device();
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);

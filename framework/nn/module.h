@@ -27,6 +27,10 @@ class Module {
   // and no extra names are allowed. `source` names the file in errors.
   void load_parameters(const std::map<std::string, Tensor>& values, const std::string& source);
 
+  // Moves every parameter to `device` in place (handles held elsewhere follow); grads are cleared.
+  void to(Device device);
+  Device device() const;  // where the parameters are (cpu for a module without any)
+
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }

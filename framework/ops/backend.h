@@ -46,20 +46,24 @@ class Backend {
   // logits [rows, classes] contiguous, target i64 [rows]; row_lse [rows]; loss scalar.
   virtual void cross_entropy(const Tensor& loss, const Tensor& row_lse, const Tensor& logits,
                              const Tensor& target) = 0;
+  // grad_loss: the one-element gradient of the loss, on this device.
   virtual void cross_entropy_backward(const Tensor& grad_logits, const Tensor& logits, const Tensor& target,
-                                      const Tensor& row_lse, double grad_loss) = 0;
+                                      const Tensor& row_lse, const Tensor& grad_loss) = 0;
   // out = keep ? x * scale : 0, contiguous; the mask comes from the Philox words of `state`.
   virtual void dropout(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
                        double scale) = 0;
-  virtual void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) = 0;
-  // words: contiguous i64, receiving the 32-bit words offset .. offset + n - 1.
-  virtual void philox_words(const Tensor& words, const PhiloxState& state) = 0;
   // Optimizer updates of one contiguous parameter tensor and its state, in place.
   virtual void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) = 0;
   virtual void adamw_step(const AdamWParams& hp, const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                           const Tensor& exp_avg_sq) = 0;
 };
 
+// The backend of a device; an error naming the device when this build or machine lacks it.
 Backend& backend_for(Device device);
+
+// The backends themselves (framework/ops/cpu_backend.cpp, device_backend_*.cpp).
+Backend& cpu_backend();
+Backend& emulated_cuda_backend();
+Backend& cuda_backend();
 
 }  // namespace minidl

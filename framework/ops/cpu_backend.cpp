@@ -1,8 +1,8 @@
 // The CPU backend: kernels/cpu reference loops, with OpenBLAS as the GEMM fast path.
-#include <vector>
 
 #include "framework/ops/blas.h"
 #include "framework/ops/cpu_parallel.h"
+#include "framework/ops/dispatch.h"
 #include "framework/core/indexer.h"
 #include "framework/ops/backend.h"
 #include "kernels/cpu/dropout.h"
@@ -15,16 +15,6 @@
 namespace minidl {
 
 namespace {
-
-// Calls fn(T{}) for f32 and f64; other dtypes are rejected before a backend is reached.
-template <typename Fn>
-void visit_floating(DType dtype, const char* what, Fn&& fn) {
-  switch (dtype) {
-    case DType::F32: fn(float{}); return;
-    case DType::F64: fn(double{}); return;
-    default: MINIDL_FAIL("{}: dtype {} is not supported: expected f32 or f64", what, dtype_name(dtype));
-  }
-}
 
 class CpuBackend final : public Backend {
  public:
@@ -136,11 +126,11 @@ class CpuBackend final : public Backend {
   }
 
   void cross_entropy_backward(const Tensor& grad_logits, const Tensor& logits, const Tensor& target,
-                              const Tensor& row_lse, double grad_loss) override {
+                              const Tensor& row_lse, const Tensor& grad_loss) override {
     visit_floating(logits.dtype(), "cross_entropy backward", [&](auto tag) {
       using T = decltype(tag);
       cpu::cross_entropy_backward<T>(logits.size(0), logits.size(1), logits.data<T>(), target.data<int64_t>(),
-                                     row_lse.data<T>(), static_cast<T>(grad_loss), grad_logits.data<T>());
+                                     row_lse.data<T>(), *grad_loss.data<T>(), grad_logits.data<T>());
     });
   }
 
@@ -152,17 +142,6 @@ class CpuBackend final : public Backend {
         cpu::dropout_apply<T>(b, e, state, threshold, static_cast<T>(scale), out.data<T>(), x.data<T>());
       });
     });
-  }
-
-  void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) override {
-    cpu::dropout_mask(mask.numel(), state, threshold, mask.data<uint8_t>());
-  }
-
-  void philox_words(const Tensor& words, const PhiloxState& state) override {
-    std::vector<uint32_t> raw(static_cast<size_t>(words.numel()));
-    cpu::philox_words(words.numel(), state, raw.data());
-    int64_t* out = words.data<int64_t>();
-    for (size_t i = 0; i < raw.size(); ++i) out[i] = raw[i];
   }
 
   void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) override {
@@ -188,10 +167,9 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-Backend& backend_for(Device device) {
-  static CpuBackend cpu;
-  MINIDL_CHECK(device.type == DeviceType::CPU, "no backend for device {} in this build: expected cpu", device.str());
-  return cpu;
+Backend& cpu_backend() {
+  static CpuBackend backend;
+  return backend;
 }
 
 }  // namespace minidl

@@ -30,7 +30,7 @@ Grads mul(const Tensor& g, const Tensor& a, const Tensor& b) { return {g * b, g 
 // d(a / b) = (g / b, -g * a / b^2)
 Grads div(const Tensor& g, const Tensor& a, const Tensor& b) { return {g / b, neg(g * a / (b * b))}; }
 
-// d(a^b) = (g * b * a^(b-1), g * a^b * minidl::log(a))
+// d(a^b) = (g * b * a^(b-1), g * a^b * log(a))
 Grads pow(const Tensor& g, const Tensor& a, const Tensor& b, const Tensor& y) {
   return {g * b * minidl::pow(a, minidl::add(b, -1.0)), g * y * minidl::log(a)};
 }
@@ -54,19 +54,19 @@ Grads matmul(const Tensor& g, const Tensor& a, const Tensor& b) {
   return {ga, gb};
 }
 
-// d minidl::sum(x) = g broadcast back over the reduced dims
+// d sum(x) = g broadcast back over the reduced dims
 Grads sum(const Tensor& g, const Shape& input_shape, const std::vector<int64_t>& dims, bool keepdim) {
   return {unreduce(g, input_shape, dims, keepdim)};
 }
 
-// d minidl::mean(x) = g / count broadcast back
+// d mean(x) = g / count broadcast back
 Grads mean(const Tensor& g, const Shape& input_shape, const std::vector<int64_t>& dims, bool keepdim) {
   int64_t count = 1;
   for (int64_t d : dims) count *= input_shape[d];
   return {minidl::mul(unreduce(g, input_shape, dims, keepdim), 1.0 / static_cast<double>(std::max<int64_t>(count, 1)))};
 }
 
-// d minidl::max(x, dim) = g split evenly among the elements equal to the maximum
+// d max(x, dim) = g split evenly among the elements equal to the maximum
 Grads max(const Tensor& g, const Tensor& x, const Tensor& values, int64_t dim, bool keepdim) {
   const Tensor mask = minidl::eq(x, unreduce(values, x.shape(), {dim}, keepdim));
   const Tensor ties = minidl::sum(mask, {dim}, true);
@@ -115,7 +115,10 @@ Grads stack(const Tensor& g, size_t count, int64_t dim) {
 
 Grads cast(const Tensor& g, DType input_dtype) { return {to_dtype(g, input_dtype)}; }
 
-// softmax: dx = y * (g - minidl::sum(g * y)); log_softmax: dx = g - exp(y) * minidl::sum(g), along dim.
+// The gradient goes back to the device the input came from.
+Grads to_device(const Tensor& g, Device input_device) { return {minidl::to_device(g, input_device)}; }
+
+// softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) * sum(g), along dim.
 Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim) {
   const Tensor gl = minidl::contiguous(minidl::transpose(g, dim, -1));
   const Tensor yl = minidl::contiguous(minidl::transpose(y, dim, -1));
@@ -124,14 +127,14 @@ Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim) {
   return {minidl::transpose(gx, dim, -1)};
 }
 
-// d CE / d logits = g / N * (minidl::softmax(logits) - onehot(target)); the target has no gradient.
+// d CE / d logits = g / N * (softmax(logits) - onehot(target)); the target has no gradient.
 Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target, const Tensor& row_lse) {
   Tensor gx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-  backend_for(logits.device()).cross_entropy_backward(gx, logits, target, row_lse, g.item());
+  backend_for(logits.device()).cross_entropy_backward(gx, logits, target, row_lse, minidl::contiguous(g));
   return {gx, Tensor()};
 }
 
-// d minidl::mean((a - b)^2) = (2 (a - b) / n * g, -that)
+// d mean((a - b)^2) = (2 (a - b) / n * g, -that)
 Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target) {
   const double n = static_cast<double>(std::max<int64_t>(input.numel(), 1));
   const Tensor ga = (input - target) * g * (2.0 / n);

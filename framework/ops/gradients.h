@@ -30,6 +30,7 @@ Grads expand(const Tensor& g, const Shape& input_shape);
 Grads cat(const Tensor& g, const std::vector<int64_t>& sizes, int64_t dim);
 Grads stack(const Tensor& g, size_t count, int64_t dim);
 Grads cast(const Tensor& g, DType input_dtype);
+Grads to_device(const Tensor& g, Device input_device);
 Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim);
 Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target, const Tensor& row_lse);
 Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target);

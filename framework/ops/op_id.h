@@ -13,7 +13,7 @@ enum class OpId {
   Eq,
   Matmul,
   Sum, Mean, Max, Argmax,
-  Reshape, Permute, Slice, Expand, Cat, Stack, Contiguous, Cast,
+  Reshape, Permute, Slice, Expand, Cat, Stack, Contiguous, Cast, ToDevice,
   Softmax, LogSoftmax, CrossEntropy, MseLoss,
   Dropout,
   Count
@@ -35,6 +35,7 @@ inline constexpr std::array<OpSpec, static_cast<size_t>(OpId::Count)> kOpSpecs{{
     {"argmax", false, false},    {"reshape", true, false},   {"permute", true, false},
     {"slice", true, false},      {"expand", true, false},    {"cat", true, false},
     {"stack", true, false},      {"contiguous", true, false}, {"cast", true, false},
+    {"to_device", true, false},
     {"softmax", true, false},    {"log_softmax", true, false}, {"cross_entropy", true, false},
     {"mse_loss", true, false},   {"dropout", true, true},
 }};

@@ -63,6 +63,11 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
 Tensor contiguous(const Tensor& x);  // x itself when already contiguous
 Tensor clone(const Tensor& x);       // always a fresh contiguous copy
 Tensor to_dtype(const Tensor& x, DType dtype);
+// A contiguous copy on `device` (x itself when already there); gradients flow back.
+Tensor to_device(const Tensor& x, Device device);
+// Moves a leaf's storage to `device` in place, so every handle to it (a module's parameters)
+// follows. No autograd history is recorded.
+void move_to_device(const Tensor& leaf, Device device);
 
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);

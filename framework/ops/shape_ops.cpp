@@ -1,8 +1,11 @@
 // Views (reshape, permute, slice, expand) that share storage, and the copies that don't
 // (cat, stack, contiguous, clone, casts).
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "framework/autograd/grad_mode.h"
+#include "framework/core/allocator.h"
 #include "framework/autograd/node.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/checks.h"
@@ -201,6 +204,51 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
     });
   }
   return out;
+}
+
+namespace {
+
+// Copies the bytes of contiguous `src` into new contiguous storage on `device`, through host
+// memory when neither side is the host.
+std::shared_ptr<Storage> transfer(const Tensor& src, Device device) {
+  const size_t nbytes = static_cast<size_t>(src.numel()) * dtype_size(src.dtype());
+  auto storage = std::make_shared<Storage>(nbytes, device);
+  const Device from = src.device();
+  if (from.type == DeviceType::CPU) {
+    allocator_for(device).copy_from_host(storage->data(), src.raw_data(), nbytes);
+  } else if (device.type == DeviceType::CPU) {
+    allocator_for(from).copy_to_host(storage->data(), src.raw_data(), nbytes);
+  } else {
+    std::vector<unsigned char> staging(nbytes);
+    allocator_for(from).copy_to_host(staging.data(), src.raw_data(), nbytes);
+    allocator_for(device).copy_from_host(storage->data(), staging.data(), nbytes);
+  }
+  return storage;
+}
+
+}  // namespace
+
+Tensor to_device(const Tensor& x, Device device) {
+  check_defined(x, "to_device");
+  if (x.device() == device) return x;
+  const Tensor src = contiguous(x.detach());
+  Tensor out = Tensor::view_of(transfer(src, device), 0, x.shape(), contiguous_strides(x.shape()), x.dtype());
+  record_op("to_device", {x}, out, {}, [from = x.device()](const Tensor& g, const std::vector<Tensor>&) {
+    return grad::to_device(g, from);
+  });
+  return out;
+}
+
+void move_to_device(const Tensor& leaf, Device device) {
+  check_defined(leaf, "move_to_device");
+  MINIDL_CHECK(leaf.is_leaf(), "move_to_device: {} is not a leaf", leaf.describe());
+  if (leaf.device() == device) return;
+  NoGradGuard no_grad;
+  TensorImpl& impl = *leaf.impl();
+  impl.storage = transfer(contiguous(leaf.detach()), device);
+  impl.offset = 0;
+  impl.strides = contiguous_strides(impl.shape);
+  impl.grad = Tensor();
 }
 
 void copy_(const Tensor& dst, const Tensor& src) {

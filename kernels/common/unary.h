@@ -3,6 +3,12 @@
 #pragma once
 
 #include <cmath>
+// The templates below call exp, log, sqrt, erf, tanh and pow unqualified. libstdc++'s <math.h> also declares
+// std's float overloads globally, so on the host a float argument takes the float function in
+// every translation unit. With <cmath> alone it would take the double one, or the float one where
+// <math.h> happened to come first: an include-order-dependent result. Device code (nvcc) takes
+// CUDA's float and double overloads.
+#include <math.h>
 #include <type_traits>
 
 #include "kernels/common/host_device.h"

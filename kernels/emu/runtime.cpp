@@ -16,6 +16,7 @@
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define MINIDL_EMU_ASAN 1
 #endif
@@ -252,13 +253,17 @@ std::vector<size_t> visiting_order(size_t n, std::mt19937_64* shuffle) {
 
 void run_block(Block& b, StackPool& stacks, std::mt19937_64* shuffle) {
   std::memset(b.static_arena.data(), 0xff, b.static_arena.size());
-  std::memset(b.dynamic_arena.data(), 0xff, b.dynamic_arena.size());
+  if (!b.dynamic_arena.empty()) std::memset(b.dynamic_arena.data(), 0xff, b.dynamic_arena.size());
   b.static_used = 0;
   b.static_offsets.clear();
   for (size_t i = 0; i < b.fibers.size(); ++i) {
     Fiber& f = b.fibers[i];
     f.state = State::Ready;
     f.stack_bottom = stacks.bottom(i);
+#if MINIDL_EMU_ASAN
+    // A fiber that exited never unwound its frames: clear their poison before the stack is reused.
+    ASAN_UNPOISON_MEMORY_REGION(f.stack_bottom, kStackBytes);
+#endif
     f.context = ctx::make_fcontext(static_cast<char*>(f.stack_bottom) + kStackBytes, kStackBytes, fiber_main);
   }
   for (;;) {

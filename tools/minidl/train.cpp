@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <utility>
 
 #include "framework/core/device.h"
 #include "framework/io/data_loader.h"
 #include "framework/io/fashion_mnist.h"
 #include "framework/ops/ops.h"
+#include "framework/ops/backend.h"
 #include "framework/optim/optimizer.h"
 #include "framework/optim/schedule.h"
 #include "models/classifier.h"
@@ -38,6 +40,7 @@ struct TrainOptions {
   int64_t batch_size = 128;
   int64_t warmup_steps = 0;
   int64_t limit_train = 0;  // 0: the whole training set
+  int64_t limit_test = 0;   // 0: the whole test set
 };
 
 void validate(const TrainOptions& o) {
@@ -51,9 +54,8 @@ void validate(const TrainOptions& o) {
   MINIDL_CHECK(o.dropout >= 0.0 && o.dropout <= 1.0, "--dropout {} is outside [0, 1]", o.dropout);
   MINIDL_CHECK(o.limit_train >= 0, "--limit-train {} must be >= 0", o.limit_train);
   MINIDL_CHECK(o.warmup_steps >= 0, "--warmup-steps {} must be >= 0", o.warmup_steps);
-  const Device device = Device::parse(o.device);
-  MINIDL_CHECK(device.type == DeviceType::CPU, "--device {}: this build runs on cpu only (the CUDA backend is not built)",
-               o.device);
+  MINIDL_CHECK(o.limit_test >= 0, "--limit-test {} must be >= 0", o.limit_test);
+  backend_for(Device::parse(o.device));  // fails now, with the reason, when the device is not available
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, std::vector<Tensor> params) {
@@ -71,17 +73,21 @@ void run_train(const TrainOptions& o) {
   validate(o);
   if (!o.out.empty()) std::filesystem::create_directories(o.out);
   Dataset train = load_fashion_mnist(o.data_dir, true);
-  const Dataset test = load_fashion_mnist(o.data_dir, false);
-  if (o.limit_train > 0 && o.limit_train < train.images.size(0)) {
-    train.images = slice(train.images, 0, 0, o.limit_train);
-    train.labels = slice(train.labels, 0, 0, o.limit_train);
+  Dataset test = load_fashion_mnist(o.data_dir, false);
+  for (auto [data, limit] : {std::pair{&train, o.limit_train}, std::pair{&test, o.limit_test}}) {
+    if (limit > 0 && limit < data->images.size(0)) {
+      data->images = slice(data->images, 0, 0, limit);
+      data->labels = slice(data->labels, 0, 0, limit);
+    }
   }
+  const Device device = Device::parse(o.device);
 
   // Separate streams of one seed: initialization, shuffling and dropout never shift each other.
   Generator init_gen(o.seed, 0), shuffle_gen(o.seed, 1), dropout_gen(o.seed, 2);
   MlpConfig config;
   config.dropout = o.dropout;
   Mlp model(config, init_gen, dropout_gen);
+  model.to(device);
   DataLoader loader(train.images, train.labels, o.batch_size, true, shuffle_gen);
   auto optimizer = make_optimizer(o, model.parameters());
   const int64_t total_steps = o.epochs * loader.num_batches();
@@ -107,7 +113,7 @@ void run_train(const TrainOptions& o) {
       const DataLoader::Batch batch = loader.batch(b);
       optimizer->set_lr(schedule.lr_at(step));
       optimizer->zero_grad();
-      const Tensor loss = cross_entropy(model(batch.inputs), batch.targets);
+      const Tensor loss = cross_entropy(model(to_device(batch.inputs, device)), to_device(batch.targets, device));
       loss.backward();
       optimizer->step();
       loss_sum += loss.item();
@@ -147,7 +153,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--epochs", o->epochs, "training epochs")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of initialization, shuffling and dropout")->capture_default_str();
   cmd->add_option("--out", o->out, "directory for model.safetensors and metrics.jsonl");
-  cmd->add_option("--device", o->device, "cpu (cuda and cuda-emu come with the CUDA backend)")->capture_default_str();
+  cmd->add_option("--device", o->device, "cpu, cuda (a GPU), or cuda-emu (the CUDA kernels in the SIMT emulator)")
+      ->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
   cmd->add_option("--optimizer", o->optimizer, "adamw or sgd")->capture_default_str();
   cmd->add_option("--lr", o->lr, "peak learning rate (cosine decay to 0)")->capture_default_str();
@@ -157,6 +164,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--batch-size", o->batch_size, "mini-batch size")->capture_default_str();
   cmd->add_option("--warmup-steps", o->warmup_steps, "linear warmup steps before the cosine decay")->capture_default_str();
   cmd->add_option("--limit-train", o->limit_train, "use only the first N training samples (0: all)")->capture_default_str();
+  cmd->add_option("--limit-test", o->limit_test, "evaluate on the first N test samples only (0: all)")->capture_default_str();
   cmd->callback([o] { run_train(*o); });
 }
 

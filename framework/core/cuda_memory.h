@@ -1,0 +1,17 @@
+// The real GPU's memory (cudaMalloc, cudaMemcpy), in builds with the CUDA backend.
+#pragma once
+
+#include <string>
+
+#include "framework/core/caching_allocator.h"
+
+namespace minidl {
+
+// The number of usable GPUs; 0 in a build without CUDA or when the driver reports none.
+int cuda_device_count();
+// Why there is no usable GPU ("" when there is one), for skip messages and errors.
+std::string cuda_unavailable_reason();
+// The memory of cuda:0; throws naming the reason when there is no usable GPU.
+RawDeviceMemory& cuda_device_memory();
+
+}  // namespace minidl

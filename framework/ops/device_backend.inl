@@ -1,0 +1,151 @@
+// The Backend of a CUDA device, written once for both kernel builds: included by
+// device_backend_emu.cpp (MINIDL_KERNELS_NS = emu, the SIMT emulator) and device_backend_cuda.cpp
+// (MINIDL_KERNELS_NS = cuda, a real GPU). Each call unpacks tensors into raw pointers and
+// indexers and runs the kernel's host launcher on the default stream.
+#include "framework/core/indexer.h"
+#include "framework/ops/backend.h"
+#include "framework/ops/dispatch.h"
+#include "kernels/cuda/launchers.h"
+
+namespace minidl {
+
+namespace {
+
+namespace kernels = ::minidl::MINIDL_KERNELS_NS;
+constexpr kernels::Stream kDefaultStream = nullptr;
+
+class DeviceBackend final : public Backend {
+ public:
+  void copy(const Tensor& dst, const Tensor& src) override {
+    const StridedIndexer id = make_indexer(dst), is = make_indexer(src);
+    visit_dtype(src.dtype(), [&](auto s) {
+      using S = decltype(s);
+      if (dst.dtype() == DType::Bool) {
+        kernels::copy_to_bool<S>(dst.numel(), dst.data<uint8_t>(), id, src.data<S>(), is, kDefaultStream);
+        return;
+      }
+      visit_dtype(dst.dtype(), [&](auto d) {
+        using D = decltype(d);
+        kernels::copy_cast<D, S>(dst.numel(), dst.data<D>(), id, src.data<S>(), is, kDefaultStream);
+      });
+    });
+  }
+
+  void fill(const Tensor& dst, double value) override {
+    visit_dtype(dst.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T v = dst.dtype() == DType::Bool ? T(value != 0) : static_cast<T>(value);
+      kernels::fill<T>(dst.numel(), dst.data<T>(), v, kDefaultStream);
+    });
+  }
+
+  void unary(UnaryKind kind, const Tensor& out, const Tensor& x) override {
+    visit_floating(x.dtype(), "unary", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::unary_forward<T>(kind, out.numel(), out.data<T>(), x.data<T>(), make_indexer(x), kDefaultStream);
+    });
+  }
+
+  void unary_backward(UnaryKind kind, const Tensor& gx, const Tensor& gy, const Tensor& x, const Tensor& y) override {
+    visit_floating(x.dtype(), "unary backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::unary_backward<T>(kind, gx.numel(), gx.data<T>(), gy.data<T>(), x.data<T>(), y.data<T>(),
+                                 kDefaultStream);
+    });
+  }
+
+  void binary(BinaryKind kind, const Tensor& out, const Tensor& a, const Tensor& b) override {
+    visit_floating(a.dtype(), "binary", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::binary_forward<T>(kind, out.numel(), out.data<T>(), a.data<T>(), make_indexer(a), b.data<T>(),
+                                 make_indexer(b), kDefaultStream);
+    });
+  }
+
+  void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
+              int64_t inner) override {
+    visit_floating(x.dtype(), "reduce", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::reduce<T>(kind, outer, extent, inner, out.data<T>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void argmax_rows(const Tensor& out, const Tensor& x, int64_t cols) override {
+    visit_floating(x.dtype(), "argmax", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::argmax_rows<T>(out.numel(), cols, out.data<int64_t>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void matmul(const GemmBatch& g, const Tensor& out, const Tensor& a, const Tensor& b) override {
+    visit_floating(a.dtype(), "matmul", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::gemm<T>(g.trans_a, g.trans_b, g.batch, g.m, g.n, g.k, a.data<T>(), g.lda, g.stride_a, b.data<T>(),
+                       g.ldb, g.stride_b, out.data<T>(), kDefaultStream);
+    });
+  }
+
+  void softmax(bool log, const Tensor& y, const Tensor& x, int64_t cols) override {
+    visit_floating(x.dtype(), "softmax", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::softmax_forward<T>(log, cols == 0 ? 0 : x.numel() / cols, cols, y.data<T>(), x.data<T>(),
+                                  kDefaultStream);
+    });
+  }
+
+  void softmax_backward(bool log, const Tensor& gx, const Tensor& gy, const Tensor& y, int64_t cols) override {
+    visit_floating(y.dtype(), "softmax backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::softmax_backward<T>(log, cols == 0 ? 0 : y.numel() / cols, cols, gx.data<T>(), gy.data<T>(),
+                                   y.data<T>(), kDefaultStream);
+    });
+  }
+
+  void cross_entropy(const Tensor& loss, const Tensor& row_lse, const Tensor& logits, const Tensor& target) override {
+    visit_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cross_entropy_forward<T>(logits.size(0), logits.size(1), logits.data<T>(), target.data<int64_t>(),
+                                        row_lse.data<T>(), loss.data<T>(), kDefaultStream);
+    });
+  }
+
+  void cross_entropy_backward(const Tensor& grad_logits, const Tensor& logits, const Tensor& target,
+                              const Tensor& row_lse, const Tensor& grad_loss) override {
+    visit_floating(logits.dtype(), "cross_entropy backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cross_entropy_backward<T>(logits.size(0), logits.size(1), logits.data<T>(), target.data<int64_t>(),
+                                         row_lse.data<T>(), grad_loss.data<T>(), grad_logits.data<T>(),
+                                         kDefaultStream);
+    });
+  }
+
+  void dropout(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
+               double scale) override {
+    visit_floating(x.dtype(), "dropout", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::dropout_apply<T>(x.numel(), state, threshold, static_cast<T>(scale), out.data<T>(), x.data<T>(),
+                                kDefaultStream);
+    });
+  }
+
+  void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) override {
+    visit_floating(param.dtype(), "sgd", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::sgd_step<T>(hp, param.numel(), param.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr,
+                           kDefaultStream);
+    });
+  }
+
+  void adamw_step(const AdamWParams& hp, const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                  const Tensor& exp_avg_sq) override {
+    visit_floating(param.dtype(), "adamw", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::adamw_step<T>(hp, param.numel(), param.data<T>(), grad.data<T>(), exp_avg.data<T>(),
+                             exp_avg_sq.data<T>(), kDefaultStream);
+    });
+  }
+};
+
+}  // namespace
+
+}  // namespace minidl

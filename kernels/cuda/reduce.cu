@@ -1,0 +1,200 @@
+// Reductions over the middle axis of a contiguous [outer, extent, inner] array, and row argmax
+// (CPU references: kernels/cpu/reduce.h).
+//
+// inner == 1 (row reductions): short rows go a row per warp (lanes stride over the row, a shuffle
+// butterfly combines), long rows a row per block (warps first, then one shared slot per warp);
+// both loop grid-stride over the rows. inner > 1: a block serves a tile of w <= 32 adjacent output
+// columns of one o, threadIdx.x picking the column (coalesced reads along inner) and threadIdx.y
+// striding over the extent, then a tree over y in shared memory combines; blocks loop over tiles.
+//
+// Sum and Mean accumulate in double (for float and double input) and round once, as the CPU
+// reference does, so only the order of the double sum differs from it. Max is exact in any
+// order, a NaN anywhere giving NaN (NanMaxOp). Argmax keeps (value, index) candidates under a
+// total order (NaN first, then larger value, then smaller index), so it matches the reference's
+// "first maximum, NaN counts as maximum" exactly, whatever the launch configuration.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/common/reduce_kind.h"
+#include "kernels/cuda/block_reduce.h"
+#include "kernels/cuda/launch.h"
+
+namespace minidl::MINIDL_CUDA_NS {
+
+#include "kernels/cuda/reduce.inc"
+
+namespace {
+
+// Rows no longer than this go a row per warp.
+constexpr int64_t kWarpRowMax = 512;
+
+// Sum and Mean: double accumulator, rounded once after scaling (scale = 1 for Sum, 1/extent for
+// Mean, as the CPU reference computes it).
+template <typename T>
+struct SumReduce {
+  using Acc = double;
+  using Op = SumOp;
+  __device__ static T finish(Acc acc, double scale) { return static_cast<T>(acc * scale); }
+};
+
+template <typename T>
+struct MaxReduce {
+  using Acc = T;
+  using Op = NanMaxOp;
+  __device__ static T finish(Acc acc, double) { return acc; }
+};
+
+template <typename T, typename R>
+__global__ void reduce_rows_warp_kernel(int64_t rows, int64_t extent, typename R::Acc init, double scale, T* out,
+                                        const T* x) {
+  using Acc = typename R::Acc;
+  const int64_t warps = blockDim.x / 32;
+  const int64_t lane = threadIdx.x % 32;
+  // The row is the same for the 32 lanes of a warp, so the loop (and its shuffles) is warp-uniform.
+  for (int64_t row = int64_t{blockIdx.x} * warps + threadIdx.x / 32; row < rows; row += int64_t{gridDim.x} * warps) {
+    const T* xr = x + row * extent;
+    Acc acc = init;
+    for (int64_t c = lane; c < extent; c += 32) acc = typename R::Op{}(acc, static_cast<Acc>(xr[c]));
+    acc = warp_allreduce(acc, typename R::Op{});
+    if (lane == 0) out[row] = R::finish(acc, scale);
+  }
+}
+
+template <typename T, typename R>
+__global__ void reduce_rows_block_kernel(int64_t rows, int64_t extent, typename R::Acc init, double scale, T* out,
+                                         const T* x) {
+  using Acc = typename R::Acc;
+  MINIDL_SHARED(Acc, scratch, 32);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {  // block-uniform
+    const T* xr = x + row * extent;
+    Acc acc = init;
+    for (int64_t c = threadIdx.x; c < extent; c += blockDim.x) acc = typename R::Op{}(acc, static_cast<Acc>(xr[c]));
+    acc = block_allreduce(acc, typename R::Op{}, scratch);
+    if (threadIdx.x == 0) out[row] = R::finish(acc, scale);
+  }
+}
+
+// Block (w, ny): tiles of w output columns; partial holds w * ny <= 1024 accumulators.
+template <typename T, typename R>
+__global__ void reduce_columns_kernel(int64_t outer, int64_t extent, int64_t inner, typename R::Acc init, double scale,
+                                      T* out, const T* x) {
+  using Acc = typename R::Acc;
+  MINIDL_SHARED(Acc, partial, 1024);
+  const unsigned w = blockDim.x, ny = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
+  unsigned top = 1;  // the smallest power of two >= ny
+  while (top < ny) top *= 2;
+  const int64_t col_tiles = (inner + w - 1) / w;
+  for (int64_t tile = blockIdx.x; tile < outer * col_tiles; tile += gridDim.x) {  // block-uniform
+    const int64_t o = tile / col_tiles;
+    const int64_t i = (tile % col_tiles) * w + tx;
+    Acc acc = init;
+    if (i < inner) {
+      const T* col = x + o * extent * inner + i;
+      for (int64_t r = ty; r < extent; r += ny) acc = typename R::Op{}(acc, static_cast<Acc>(col[r * inner]));
+    }
+    partial[ty * w + tx] = acc;
+    __syncthreads();
+    // Tree over y: rows [s, 2s) fold into [0, s); rows >= s are not written in the same step.
+    for (unsigned s = top / 2; s > 0; s /= 2) {
+      if (ty < s && ty + s < ny)
+        partial[ty * w + tx] = typename R::Op{}(partial[ty * w + tx], partial[(ty + s) * w + tx]);
+      __syncthreads();
+    }
+    if (ty == 0 && i < inner) out[o * inner + i] = R::finish(partial[tx], scale);
+    __syncthreads();
+  }
+}
+
+// An argmax candidate; index < 0 is "none yet" and loses to everything.
+template <typename T>
+struct ArgCandidate {
+  T value;
+  int64_t index;
+};
+
+// The better of two candidates under the total order NaN > larger value > smaller index; ties
+// between equal values (+0 and -0 included) go to the smaller index, as the reference's strict >.
+template <typename T>
+__device__ ArgCandidate<T> better(ArgCandidate<T> a, ArgCandidate<T> b) {
+  if (b.index < 0) return a;
+  if (a.index < 0) return b;
+  const bool a_nan = a.value != a.value, b_nan = b.value != b.value;
+  if (a_nan || b_nan) {
+    if (a_nan && b_nan) return a.index < b.index ? a : b;
+    return a_nan ? a : b;
+  }
+  if (a.value > b.value) return a;
+  if (b.value > a.value) return b;
+  return a.index < b.index ? a : b;
+}
+
+// A row per warp, grid-stride over rows.
+template <typename T>
+__global__ void argmax_rows_kernel(int64_t rows, int64_t cols, int64_t* out, const T* x) {
+  const int64_t warps = blockDim.x / 32;
+  const int64_t lane = threadIdx.x % 32;
+  for (int64_t row = int64_t{blockIdx.x} * warps + threadIdx.x / 32; row < rows; row += int64_t{gridDim.x} * warps) {
+    const T* xr = x + row * cols;
+    ArgCandidate<T> best{T(0), -1};
+    for (int64_t c = lane; c < cols; c += 32) best = better(best, ArgCandidate<T>{xr[c], c});
+    for (int offset = 16; offset > 0; offset /= 2) {
+      const ArgCandidate<T> other{
+          __shfl_xor_sync(kFullWarpMask, best.value, offset),
+          static_cast<int64_t>(__shfl_xor_sync(kFullWarpMask, static_cast<long long>(best.index), offset))};
+      best = better(best, other);
+    }
+    if (lane == 0) out[row] = best.index < 0 ? 0 : best.index;
+  }
+}
+
+template <typename T, typename R>
+void reduce_with(int64_t outer, int64_t extent, int64_t inner, typename R::Acc init, double scale, T* out, const T* x,
+                 Stream stream) {
+  const unsigned threads = reduction_threads();
+  if (inner == 1) {
+    if (extent <= kWarpRowMax) {
+      launch("reduce_rows_warp", reduce_rows_warp_kernel<T, R>, dim3(reduction_blocks(outer, threads / 32)),
+             dim3(threads), 0, stream, outer, extent, init, scale, out, x);
+    } else {
+      launch("reduce_rows_block", reduce_rows_block_kernel<T, R>, dim3(reduction_blocks(outer, 1)), dim3(threads), 0,
+             stream, outer, extent, init, scale, out, x);
+    }
+    return;
+  }
+  unsigned w = 1;
+  while (w < 32 && w < inner) w *= 2;
+  const unsigned ny = static_cast<unsigned>(std::clamp<int64_t>(extent, 1, threads / w));
+  const int64_t tiles = outer * ((inner + w - 1) / w);
+  launch("reduce_columns", reduce_columns_kernel<T, R>, dim3(reduction_blocks(tiles, 1)), dim3(w, ny), 0, stream, outer,
+         extent, inner, init, scale, out, x);
+}
+
+}  // namespace
+
+template <typename T>
+void reduce(ReduceKind kind, int64_t outer, int64_t extent, int64_t inner, T* out, const T* x, Stream stream) {
+  if (outer <= 0 || inner <= 0) return;
+  if (kind == ReduceKind::Max) {
+    reduce_with<T, MaxReduce<T>>(outer, extent, inner, -std::numeric_limits<T>::infinity(), 1.0, out, x, stream);
+  } else {
+    // The reference's scale: 1 / 0 = inf for an empty Mean, and 0 * inf = NaN.
+    const double scale = kind == ReduceKind::Mean ? 1.0 / static_cast<double>(extent) : 1.0;
+    reduce_with<T, SumReduce<T>>(outer, extent, inner, 0.0, scale, out, x, stream);
+  }
+}
+
+template <typename T>
+void argmax_rows(int64_t rows, int64_t cols, int64_t* out, const T* x, Stream stream) {
+  if (rows <= 0) return;
+  const unsigned threads = reduction_threads();
+  launch("argmax_rows", argmax_rows_kernel<T>, dim3(reduction_blocks(rows, threads / 32)), dim3(threads), 0, stream,
+         rows, cols, out, x);
+}
+
+template void reduce<float>(ReduceKind, int64_t, int64_t, int64_t, float*, const float*, Stream);
+template void reduce<double>(ReduceKind, int64_t, int64_t, int64_t, double*, const double*, Stream);
+template void argmax_rows<float>(int64_t, int64_t, int64_t*, const float*, Stream);
+template void argmax_rows<double>(int64_t, int64_t, int64_t*, const double*, Stream);
+
+}  // namespace minidl::MINIDL_CUDA_NS

@@ -1,0 +1,242 @@
+// Softmax / log-softmax over the rows of a contiguous [rows, cols] matrix, their backward rules,
+// and cross-entropy over class indices (CPU references: kernels/cpu/softmax.h, kernels/cpu/loss.h).
+//
+// A row is served by a group of threads: a warp for short rows (lanes stride over the row,
+// shuffles combine), a block for long rows (warps, then one shared slot per warp); groups loop
+// grid-stride over the rows. Each row makes the reference's passes: the max (in T, NaNs never
+// win, so it is exact in any order), the sum of exp(x - max) in double, then the outputs with
+// the reference's expressions; only the order of the double sums differs from it.
+//
+// Cross-entropy forward is deterministic without atomics: the row kernel writes row_lse, then
+// one block of a fixed size sums row_lse[r] - logits[r, target[r]] in double in a fixed order
+// and writes the mean. (The reference subtracts the unrounded double lse; here the loss is
+// consistent with the stored row_lse, which backward uses too: for float that differs by at
+// most 2^-24 * mean |row_lse|.) Backward is elementwise.
+#include <cstdint>
+#include <limits>
+
+#include "kernels/cuda/block_reduce.h"
+#include "kernels/cuda/launch.h"
+
+namespace minidl::MINIDL_CUDA_NS {
+
+#include "kernels/cuda/softmax.inc"
+
+namespace {
+
+// Rows no longer than this go a row per warp.
+constexpr int64_t kWarpRowMax = 256;
+// The block size of the loss sum: fixed, so the loss does not depend on the launch policy.
+constexpr unsigned kLossThreads = 256;
+
+// exp in T, as std::exp(T) in the reference.
+__device__ inline float exp_t(float x) { return expf(x); }
+__device__ inline double exp_t(double x) { return exp(x); }
+
+// A warp serving one row: lanes 0..31.
+struct WarpGroup {
+  unsigned rank;
+  template <typename V, typename Op>
+  __device__ V allreduce(V v, Op op) const {
+    return warp_allreduce(v, op);
+  }
+  __device__ unsigned size() const { return 32; }
+};
+
+// A block serving one row; scratch: 32 shared slots for each accumulator type.
+template <typename T>
+struct BlockGroup {
+  unsigned rank;
+  unsigned threads;
+  T* scratch_t;
+  double* scratch_d;
+  __device__ T allreduce(T v, PlainMaxOp op) const { return block_allreduce(v, op, scratch_t); }
+  __device__ double allreduce(double v, SumOp op) const { return block_allreduce(v, op, scratch_d); }
+  __device__ unsigned size() const { return threads; }
+};
+
+// The row max (PlainMaxOp: exact in any order) and the double sum of exp(x - max).
+template <typename T, typename G>
+__device__ void row_max_and_sum(const G& g, int64_t cols, const T* x, T neg_inf, T& max_out, double& sum_out) {
+  T mx = neg_inf;
+  for (int64_t c = g.rank; c < cols; c += g.size()) mx = x[c] > mx ? x[c] : mx;
+  mx = g.allreduce(mx, PlainMaxOp{});
+  double sum = 0;
+  for (int64_t c = g.rank; c < cols; c += g.size()) sum += exp(static_cast<double>(x[c] - mx));
+  sum_out = g.allreduce(sum, SumOp{});
+  max_out = mx;
+}
+
+template <typename T, typename G>
+__device__ void softmax_row(const G& g, bool log_softmax, int64_t cols, T* y, const T* x, T neg_inf) {
+  T mx;
+  double sum;
+  row_max_and_sum(g, cols, x, neg_inf, mx, sum);
+  if (log_softmax) {
+    const T log_sum = static_cast<T>(log(sum));
+    for (int64_t c = g.rank; c < cols; c += g.size()) y[c] = x[c] - mx - log_sum;
+  } else {
+    for (int64_t c = g.rank; c < cols; c += g.size()) y[c] = static_cast<T>(exp(static_cast<double>(x[c] - mx)) / sum);
+  }
+}
+
+template <typename T, typename G>
+__device__ void softmax_backward_row(const G& g, bool log_softmax, int64_t cols, T* gx, const T* gy, const T* y) {
+  double dot = 0;
+  for (int64_t c = g.rank; c < cols; c += g.size()) dot += log_softmax ? gy[c] : gy[c] * y[c];
+  dot = g.allreduce(dot, SumOp{});
+  for (int64_t c = g.rank; c < cols; c += g.size()) {
+    gx[c] = log_softmax ? static_cast<T>(gy[c] - exp_t(y[c]) * dot) : static_cast<T>(y[c] * (gy[c] - dot));
+  }
+}
+
+template <typename T, typename G>
+__device__ void cross_entropy_row(const G& g, int64_t classes, const T* logits, T* lse_out, T neg_inf) {
+  T mx;
+  double sum;
+  row_max_and_sum(g, classes, logits, neg_inf, mx, sum);
+  const double lse = mx + log(sum);
+  if (g.rank == 0) *lse_out = static_cast<T>(lse);
+}
+
+// What each row op needs besides the row pointers. Kernels call op(group, row).
+template <typename T>
+struct SoftmaxForwardOp {
+  bool log_softmax;
+  int64_t cols;
+  T* y;
+  const T* x;
+  T neg_inf;
+  template <typename G>
+  __device__ void operator()(const G& g, int64_t row) const {
+    softmax_row(g, log_softmax, cols, y + row * cols, x + row * cols, neg_inf);
+  }
+};
+
+template <typename T>
+struct SoftmaxBackwardOp {
+  bool log_softmax;
+  int64_t cols;
+  T* grad_x;
+  const T* grad_y;
+  const T* y;
+  template <typename G>
+  __device__ void operator()(const G& g, int64_t row) const {
+    softmax_backward_row(g, log_softmax, cols, grad_x + row * cols, grad_y + row * cols, y + row * cols);
+  }
+};
+
+template <typename T>
+struct CrossEntropyRowOp {
+  int64_t classes;
+  const T* logits;
+  T* row_lse;
+  T neg_inf;
+  template <typename G>
+  __device__ void operator()(const G& g, int64_t row) const {
+    cross_entropy_row(g, classes, logits + row * classes, row_lse + row, neg_inf);
+  }
+};
+
+// A row per warp, grid-stride over rows (warp-uniform loop).
+template <typename Op>
+__global__ void rows_warp_kernel(int64_t rows, Op op) {
+  const int64_t warps = blockDim.x / 32;
+  const WarpGroup g{threadIdx.x % 32};
+  for (int64_t row = int64_t{blockIdx.x} * warps + threadIdx.x / 32; row < rows; row += int64_t{gridDim.x} * warps)
+    op(g, row);
+}
+
+// A row per block, grid-stride over rows (block-uniform loop).
+template <typename T, typename Op>
+__global__ void rows_block_kernel(int64_t rows, Op op) {
+  MINIDL_SHARED(T, scratch_t, 32);
+  MINIDL_SHARED(double, scratch_d, 32);
+  const BlockGroup<T> g{threadIdx.x, blockDim.x, scratch_t, scratch_d};
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) op(g, row);
+}
+
+// One block of kLossThreads: loss = mean_r(row_lse[r] - logits[r, target[r]]), NaN for no rows.
+template <typename T>
+__global__ void cross_entropy_loss_kernel(int64_t rows, int64_t classes, const T* logits, const int64_t* target,
+                                          const T* row_lse, T* loss, T nan) {
+  MINIDL_SHARED(double, scratch, 32);
+  double total = 0;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x)
+    total += static_cast<double>(row_lse[r]) - static_cast<double>(logits[r * classes + target[r]]);
+  total = block_allreduce(total, SumOp{}, scratch);
+  if (threadIdx.x == 0) *loss = rows > 0 ? static_cast<T>(total / static_cast<double>(rows)) : nan;
+}
+
+template <typename T>
+__global__ void cross_entropy_backward_kernel(int64_t n, int64_t rows, int64_t classes, const T* logits,
+                                              const int64_t* target, const T* row_lse, const T* grad_loss,
+                                              T* grad_logits) {
+  const T scale = *grad_loss / static_cast<T>(rows);
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const int64_t r = i / classes, c = i % classes;
+    const T p = exp_t(logits[i] - row_lse[r]);
+    grad_logits[i] = scale * (p - (c == target[r] ? T(1) : T(0)));
+  }
+}
+
+// Runs op on every row: a warp per row for rows up to kWarpRowMax long, else a block per row.
+template <typename T, typename Op>
+void launch_rows(KernelName name_warp, KernelName name_block, int64_t rows, int64_t cols, Op op, Stream stream) {
+  const unsigned threads = reduction_threads();
+  if (cols <= kWarpRowMax) {
+    launch(name_warp, rows_warp_kernel<Op>, dim3(reduction_blocks(rows, threads / 32)), dim3(threads), 0, stream, rows,
+           op);
+  } else {
+    launch(name_block, rows_block_kernel<T, Op>, dim3(reduction_blocks(rows, 1)), dim3(threads), 0, stream, rows, op);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void softmax_forward(bool log, int64_t rows, int64_t cols, T* y, const T* x, Stream stream) {
+  if (rows <= 0 || cols <= 0) return;
+  launch_rows<T>("softmax_forward_warp", "softmax_forward_block", rows, cols,
+                 SoftmaxForwardOp<T>{log, cols, y, x, -std::numeric_limits<T>::infinity()}, stream);
+}
+
+template <typename T>
+void softmax_backward(bool log, int64_t rows, int64_t cols, T* grad_x, const T* grad_y, const T* y, Stream stream) {
+  if (rows <= 0 || cols <= 0) return;
+  launch_rows<T>("softmax_backward_warp", "softmax_backward_block", rows, cols,
+                 SoftmaxBackwardOp<T>{log, cols, grad_x, grad_y, y}, stream);
+}
+
+template <typename T>
+void cross_entropy_forward(int64_t rows, int64_t classes, const T* logits, const int64_t* target, T* row_lse, T* loss,
+                           Stream stream) {
+  if (rows > 0) {
+    launch_rows<T>("cross_entropy_lse_warp", "cross_entropy_lse_block", rows, classes,
+                   CrossEntropyRowOp<T>{classes, logits, row_lse, -std::numeric_limits<T>::infinity()}, stream);
+  }
+  // Always runs: with no rows it writes the reference's NaN.
+  launch("cross_entropy_loss", cross_entropy_loss_kernel<T>, dim3(1), dim3(kLossThreads), 0, stream, rows, classes,
+         logits, target, row_lse, loss, std::numeric_limits<T>::quiet_NaN());
+}
+
+template <typename T>
+void cross_entropy_backward(int64_t rows, int64_t classes, const T* logits, const int64_t* target, const T* row_lse,
+                            const T* grad_loss, T* grad_logits, Stream stream) {
+  launch_n("cross_entropy_backward", cross_entropy_backward_kernel<T>, rows * classes, stream, rows, classes, logits,
+           target, row_lse, grad_loss, grad_logits);
+}
+
+template void softmax_forward<float>(bool, int64_t, int64_t, float*, const float*, Stream);
+template void softmax_forward<double>(bool, int64_t, int64_t, double*, const double*, Stream);
+template void softmax_backward<float>(bool, int64_t, int64_t, float*, const float*, const float*, Stream);
+template void softmax_backward<double>(bool, int64_t, int64_t, double*, const double*, const double*, Stream);
+template void cross_entropy_forward<float>(int64_t, int64_t, const float*, const int64_t*, float*, float*, Stream);
+template void cross_entropy_forward<double>(int64_t, int64_t, const double*, const int64_t*, double*, double*, Stream);
+template void cross_entropy_backward<float>(int64_t, int64_t, const float*, const int64_t*, const float*, const float*,
+                                            float*, Stream);
+template void cross_entropy_backward<double>(int64_t, int64_t, const double*, const int64_t*, const double*,
+                                             const double*, double*, Stream);
+
+}  // namespace minidl::MINIDL_CUDA_NS
