@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libopenblas-dev libopenblas-openmp-dev libopenblas0-openmp
   libgtest-dev nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
+  libboost-context-dev
   dataset-fashion-mnist
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch python3-numpy)

@@ -1,7 +1,8 @@
 // The Backend of a CUDA device, written once for both kernel builds: included by
 // device_backend_emu.cpp (MINIDL_KERNELS_NS = emu, the SIMT emulator) and device_backend_cuda.cpp
 // (MINIDL_KERNELS_NS = cuda, a real GPU). Each call unpacks tensors into raw pointers and
-// indexers and runs the kernel's host launcher on the default stream.
+// indexers and runs the kernel's host launcher on the default stream. The including file defines
+// device_gemm<T>(batch, a, b, c), the GEMM of its device.
 #include "framework/core/indexer.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/dispatch.h"
@@ -80,8 +81,7 @@ class DeviceBackend final : public Backend {
   void matmul(const GemmBatch& g, const Tensor& out, const Tensor& a, const Tensor& b) override {
     visit_floating(a.dtype(), "matmul", [&](auto tag) {
       using T = decltype(tag);
-      kernels::gemm<T>(g.trans_a, g.trans_b, g.batch, g.m, g.n, g.k, a.data<T>(), g.lda, g.stride_a, b.data<T>(),
-                       g.ldb, g.stride_b, out.data<T>(), kDefaultStream);
+      device_gemm<T>(g, a.data<T>(), b.data<T>(), out.data<T>());
     });
   }
 
