@@ -1,0 +1,157 @@
+// minidl_kernel_bench: on a GPU, each kernel's achieved bandwidth (or GFLOP/s for GEMM) next to a
+// device-to-device copy of the same bytes measured in the same run, the bandwidth limit a
+// memory-bound kernel can approach. Times are CUDA events around each repeat, with L2 flushed
+// before every repeat; the median is reported. Not a test: tools/gpu-check runs it.
+//   minidl_kernel_bench [--n ELEMENTS] [--repeats R] [--json FILE]
+#include <CLI/CLI.hpp>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "framework/core/cuda_memory.h"
+#include "kernels/cuda/launchers.h"
+
+namespace {
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(fmt::format("{}: {}", what, cudaGetErrorString(err)));
+}
+
+template <typename T>
+T* device_buffer(size_t count, float value) {
+  void* ptr = nullptr;
+  check(cudaMalloc(&ptr, count * sizeof(T)), "cudaMalloc");
+  std::vector<T> host(count, static_cast<T>(value));
+  check(cudaMemcpy(ptr, host.data(), count * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
+  return static_cast<T*>(ptr);
+}
+
+class Timer {
+ public:
+  explicit Timer(int repeats) : repeats_(repeats) {
+    int l2 = 0;
+    check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0), "L2 size");
+    flush_bytes_ = static_cast<size_t>(l2) * 2;
+    check(cudaMalloc(&flush_, flush_bytes_), "cudaMalloc (L2 flush)");
+    check(cudaEventCreate(&start_), "cudaEventCreate");
+    check(cudaEventCreate(&stop_), "cudaEventCreate");
+  }
+  // Median milliseconds of fn over the repeats, L2 flushed before each.
+  double median_ms(const std::function<void()>& fn) {
+    fn();  // warm-up
+    std::vector<float> ms;
+    for (int r = 0; r < repeats_; ++r) {
+      check(cudaMemset(flush_, r, flush_bytes_), "L2 flush");
+      check(cudaEventRecord(start_), "cudaEventRecord");
+      fn();
+      check(cudaEventRecord(stop_), "cudaEventRecord");
+      check(cudaEventSynchronize(stop_), "cudaEventSynchronize");
+      float t = 0;
+      check(cudaEventElapsedTime(&t, start_, stop_), "cudaEventElapsedTime");
+      ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+  }
+
+ private:
+  int repeats_;
+  void* flush_ = nullptr;
+  size_t flush_bytes_ = 0;
+  cudaEvent_t start_{}, stop_{};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Kernel bandwidth against a device-to-device copy, on a GPU"};
+  int64_t n = int64_t{1} << 26;
+  int repeats = 20;
+  std::string json_path;
+  app.add_option("--n", n, "elements per tensor")->capture_default_str();
+  app.add_option("--repeats", repeats, "timed repeats per kernel")->capture_default_str();
+  app.add_option("--json", json_path, "write the results here");
+  CLI11_PARSE(app, argc, argv);
+  if (minidl::cuda_device_count() == 0) {
+    fmt::print(stderr, "minidl_kernel_bench: {}\n", minidl::cuda_unavailable_reason());
+    return 1;
+  }
+  try {
+    using namespace minidl;
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    Timer timer(repeats);
+    float *x = device_buffer<float>(n, 0.5f), *y = device_buffer<float>(n, 0.f), *g = device_buffer<float>(n, 0.1f);
+    float *m = device_buffer<float>(n, 0.f), *v = device_buffer<float>(n, 0.f);
+    int64_t* labels = device_buffer<int64_t>(n / 1024, 3.f);
+    const StridedIndexer contiguous{};
+    const PhiloxState state{42, 0, 0};
+    nlohmann::json results = nlohmann::json::array();
+    fmt::print("device: {} (sm_{}{}), {} elements per tensor, median of {}\n", prop.name, prop.major, prop.minor, n,
+               repeats);
+    fmt::print("{:<28} {:>10} {:>12} {:>12} {:>8}\n", "kernel", "MB moved", "GB/s", "copy GB/s", "ratio");
+
+    // bytes: what the kernel reads plus writes; the copy moves the same total (bytes / 2 each way).
+    auto memory_bound = [&](const std::string& name, double bytes, const std::function<void()>& kernel) {
+      const double kernel_ms = timer.median_ms(kernel);
+      const double copy_ms = timer.median_ms([&] {
+        check(cudaMemcpyAsync(y, x, static_cast<size_t>(bytes / 2), cudaMemcpyDeviceToDevice), "copy");
+      });
+      const double gbps = bytes / kernel_ms / 1e6, copy_gbps = bytes / copy_ms / 1e6;
+      fmt::print("{:<28} {:>10.1f} {:>12.1f} {:>12.1f} {:>7.0f}%\n", name, bytes / 1e6, gbps, copy_gbps,
+                 100 * gbps / copy_gbps);
+      results.push_back({{"kernel", name}, {"bytes", bytes}, {"ms", kernel_ms}, {"gbps", gbps},
+                         {"copy_gbps", copy_gbps}, {"ratio", gbps / copy_gbps}});
+    };
+    const double f = sizeof(float);
+    memory_bound("unary relu", 2 * n * f,
+                 [&] { cuda::unary_forward<float>(UnaryKind::Relu, n, y, x, contiguous, nullptr); });
+    memory_bound("binary add", 3 * n * f, [&] {
+      cuda::binary_forward<float>(BinaryKind::Add, n, y, x, contiguous, g, contiguous, nullptr);
+    });
+    memory_bound("dropout forward p=0.5", 2 * n * f, [&] {
+      cuda::dropout_apply<float>(n, state, dropout_threshold(0.5), 2.0f, y, x, nullptr);
+    });
+    memory_bound("reduce sum rows (1024)", n * f, [&] {
+      cuda::reduce<float>(ReduceKind::Sum, n / 1024, 1024, 1, y, x, nullptr);
+    });
+    memory_bound("softmax rows (1024)", 2 * n * f, [&] { cuda::softmax_forward<float>(false, n / 1024, 1024, y, x, nullptr); });
+    memory_bound("cross-entropy fwd (1024)", n * f, [&] {
+      cuda::cross_entropy_forward<float>(n / 1024, 1024, x, labels, y, y + n / 1024, nullptr);
+    });
+    memory_bound("adamw step", 7 * n * f, [&] {
+      const AdamWParams hp{1e-3, 0.9, 0.999, 1e-8, 0.01, 0.1, 0.001};
+      cuda::adamw_step<float>(hp, n, x, g, m, v, nullptr);
+    });
+
+    // GEMM: the native tiled kernel against cuBLAS on one square problem.
+    const int64_t s = 4096;
+    float *a = device_buffer<float>(s * s, 0.01f), *b = device_buffer<float>(s * s, 0.02f),
+          *c = device_buffer<float>(s * s, 0.f);
+    cublasHandle_t handle;
+    cublasCreate(&handle);
+    const double flops = 2.0 * s * s * s;
+    const double native_ms = timer.median_ms([&] { cuda::gemm<float>(false, false, 1, s, s, s, a, s, 0, b, s, 0, c, nullptr); });
+    const float one = 1, zero = 0;
+    const double cublas_ms = timer.median_ms([&] {
+      cublasSgemm(handle, CUBLAS_OP_N, CUBLAS_OP_N, s, s, s, &one, b, s, a, s, &zero, c, s);
+    });
+    fmt::print("gemm {}^3 f32: native {:.1f} GFLOP/s, cuBLAS {:.1f} GFLOP/s, ratio {:.0f}%\n", s, flops / native_ms / 1e6,
+               flops / cublas_ms / 1e6, 100 * cublas_ms / native_ms);
+    results.push_back({{"kernel", "gemm 4096 f32"}, {"native_gflops", flops / native_ms / 1e6},
+                       {"cublas_gflops", flops / cublas_ms / 1e6}});
+    if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << '\n';
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "minidl_kernel_bench: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
