@@ -7,26 +7,15 @@
 
 #include "kernels/cpu/dropout.h"
 #include "kernels/cuda/launchers.h"
+#include "tests/launch_policy_test.h"
 
 namespace minidl {
 namespace {
 
-struct Config {
-  unsigned block, max_blocks;
-};
-const Config kConfigs[] = {{32, 1}, {64, 3}, {128, 65535}, {256, 7}, {1024, 2}, {96, 65535}};
 const int64_t kSizes[] = {1, 3, 4, 4097, 100003};
 const PhiloxState kStates[] = {{42, 0, 0}, {7, 3, 1000}, {0xdeadbeef, 1, 5}};
 
-class KernelParity : public ::testing::TestWithParam<Config> {
- protected:
-  void SetUp() override {
-    saved_ = launch_policy();
-    launch_policy() = {GetParam().block, GetParam().max_blocks};
-  }
-  void TearDown() override { launch_policy() = saved_; }
-  LaunchPolicy saved_;
-};
+using KernelParity = LaunchPolicyTest;
 
 TEST_P(KernelParity, PhiloxWordsAreBitIdentical) {
   for (int64_t n : kSizes)
@@ -60,9 +49,7 @@ TEST_P(KernelParity, DropoutApplyIsBitIdentical) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(LaunchConfigs, KernelParity, ::testing::ValuesIn(kConfigs), [](const auto& param_info) {
-  return "block" + std::to_string(param_info.param.block) + "_grid" + std::to_string(param_info.param.max_blocks);
-});
+INSTANTIATE_TEST_SUITE_P(LaunchConfigs, KernelParity, ::testing::ValuesIn(kLaunchPolicies), launch_policy_name);
 
 }  // namespace
 }  // namespace minidl

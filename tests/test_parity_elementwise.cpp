@@ -21,27 +21,13 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cuda/launchers.h"
+#include "tests/launch_policy_test.h"
 
 namespace minidl {
 namespace {
 
-struct Config {
-  unsigned block, max_blocks;
-};
-// One block looping over everything; a few blocks; one thread per element (or pack); an odd block.
-const Config kConfigs[] = {{32, 1}, {128, 3}, {256, 65535}, {96, 2}};
-
-class ParityTest : public ::testing::TestWithParam<Config> {
- protected:
-  void SetUp() override {
-    saved_ = launch_policy();
-    launch_policy() = {GetParam().block, GetParam().max_blocks};
-  }
-  void TearDown() override { launch_policy() = saved_; }
-  LaunchPolicy saved_;
-};
-using ElementwiseParity = ParityTest;
-using OptimParity = ParityTest;
+using ElementwiseParity = LaunchPolicyTest;
+using OptimParity = LaunchPolicyTest;
 
 constexpr emu::Stream kStream = nullptr;
 const UnaryKind kUnaryKinds[] = {UnaryKind::Neg,  UnaryKind::Exp,  UnaryKind::Log,  UnaryKind::Sqrt,
@@ -434,11 +420,8 @@ TEST_P(OptimParity, AdamW) {
   check_adamw<double>(0.1, 0.5, 0.9, 1e-6, 0.0);
 }
 
-std::string config_name(const ::testing::TestParamInfo<Config>& info) {
-  return "block" + std::to_string(info.param.block) + "_grid" + std::to_string(info.param.max_blocks);
-}
-INSTANTIATE_TEST_SUITE_P(LaunchConfigs, ElementwiseParity, ::testing::ValuesIn(kConfigs), config_name);
-INSTANTIATE_TEST_SUITE_P(LaunchConfigs, OptimParity, ::testing::ValuesIn(kConfigs), config_name);
+INSTANTIATE_TEST_SUITE_P(LaunchConfigs, ElementwiseParity, ::testing::ValuesIn(kLaunchPolicies), launch_policy_name);
+INSTANTIATE_TEST_SUITE_P(LaunchConfigs, OptimParity, ::testing::ValuesIn(kLaunchPolicies), launch_policy_name);
 
 }  // namespace
 }  // namespace minidl

@@ -28,24 +28,12 @@
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/cuda/launchers.h"
+#include "tests/launch_policy_test.h"
 
 namespace minidl {
 namespace {
 
-struct Config {
-  unsigned block, max_blocks;
-};
-const Config kConfigs[] = {{32, 1}, {96, 7}, {128, 3}, {256, 65535}};
-
-class ParityReduce : public ::testing::TestWithParam<Config> {
- protected:
-  void SetUp() override {
-    saved_ = launch_policy();
-    launch_policy() = {GetParam().block, GetParam().max_blocks};
-  }
-  void TearDown() override { launch_policy() = saved_; }
-  LaunchPolicy saved_;
-};
+using ParityReduce = LaunchPolicyTest;
 
 constexpr double kSumUnit = 0x1p-53;  // unit roundoff of the double accumulators
 
@@ -375,13 +363,11 @@ TEST_P(ParityReduce, Gemm) {
         seed += 2;
         check_gemm<float>(trans_a, trans_b, g, seed);
         // The block shape is fixed, so the policy changes nothing: double on the first config only.
-        if (GetParam().block == kConfigs[0].block) check_gemm<double>(trans_a, trans_b, g, seed);
+        if (GetParam().block == kLaunchPolicies[0].block) check_gemm<double>(trans_a, trans_b, g, seed);
       }
 }
 
-INSTANTIATE_TEST_SUITE_P(LaunchConfigs, ParityReduce, ::testing::ValuesIn(kConfigs), [](const auto& param_info) {
-  return "block" + std::to_string(param_info.param.block) + "_grid" + std::to_string(param_info.param.max_blocks);
-});
+INSTANTIATE_TEST_SUITE_P(LaunchConfigs, ParityReduce, ::testing::ValuesIn(kLaunchPolicies), launch_policy_name);
 
 // An MNIST-sized layer (batch 128, 784 inputs, 256 outputs): many full tiles and a k tail
 // (784 = 49 * 16 exactly, so the 250-long transposed case below brings the tail). The transposes
