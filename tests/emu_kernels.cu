@@ -123,6 +123,16 @@ __global__ void out_of_bounds_read_kernel(int n, const float* x, float* out) {
   if (i <= n) out[0] += x[i];  // the bug: i == n is past the end
 }
 
+__global__ void half_round_trip_kernel(int n, const float* x, float* out) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n) {
+    const __half h = __float2half(x[i]);
+    const __nv_bfloat16 b = __float2bfloat16(x[i]);
+    out[i] = __half2float(h);
+    out[n + i] = __bfloat162float(b);
+  }
+}
+
 __global__ void empty_kernel() {}
 
 __global__ void static_shared_overflow_kernel() {
@@ -157,6 +167,9 @@ void atomics(int blocks, int threads, const int* x, int n, int bins, int* histog
 }
 void out_of_bounds_read(int n, const float* x, float* out) {
   launch("out_of_bounds_read", out_of_bounds_read_kernel, dim3(1), dim3(n + 1), 0, nullptr, n, x, out);
+}
+void half_round_trip(int n, const float* x, float* out) {
+  launch("half_round_trip", half_round_trip_kernel, dim3((n + 63) / 64), dim3(64), 0, nullptr, n, x, out);
 }
 void launch_with(unsigned grid, unsigned block, size_t dynamic_shared) {
   launch("empty", empty_kernel, dim3(grid), dim3(block), dynamic_shared, nullptr);

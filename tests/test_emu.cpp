@@ -137,6 +137,22 @@ TEST(Emulator, AtomicsMatchSequentialCounts) {
   EXPECT_EQ(cas_count, blocks * threads);
 }
 
+TEST(Emulator, HalfAndBfloat16FromTheCudaHeaders) {
+  // 1 + 2^-11 is a tie between half's neighbours 1 and 1 + 2^-10: round-to-nearest-even gives 1.
+  // 1 + 2^-8 is a bfloat16 tie between 1 and 1 + 2^-7: it also rounds to 1. 65504 is half's max and
+  // rounds up to 2^16 in bfloat16 (spacing 256 there); 3 + 2^-9 is exact in half, not in bfloat16.
+  const std::vector<float> x = {1.5f, -2.25f, 1.0f + 0x1p-11f, 1.0f + 0x1p-8f, 65504.0f, 3.0f + 0x1p-9f};
+  const int n = static_cast<int>(x.size());
+  std::vector<float> out(2 * x.size());
+  emu::half_round_trip(n, x.data(), out.data());
+  const std::vector<float> half_expected = {1.5f, -2.25f, 1.0f, 1.0f + 0x1p-8f, 65504.0f, 3.0f + 0x1p-9f};
+  const std::vector<float> bf16_expected = {1.5f, -2.25f, 1.0f, 1.0f, 65536.0f, 3.0f};
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(out[i], half_expected[i]) << "half of " << x[i];
+    EXPECT_EQ(out[n + i], bf16_expected[i]) << "bfloat16 of " << x[i];
+  }
+}
+
 TEST(Emulator, LaunchConfigurationIsChecked) {
   expect_launch_error([] { emu::launch_with(1, 2048, 0); }, {"block dim 0 exceeds 1024", "empty"});
   expect_launch_error([] { emu::launch_with(0, 32, 0); }, {"at least 1"});

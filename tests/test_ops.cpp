@@ -433,7 +433,13 @@ void check_device_parity(OpId op, Device device) {
   const OpRecord rec = make_records().at(op);
   for (const Sample& s : rec.samples) {
     const std::string where = std::string(op_name(op)) + " / " + s.label + " on " + device.str();
-    expect_close(flat(rec.fn(on_device(s.inputs, device))), flat(rec.fn(s.inputs)), std::max(s.tol, 1e-10), where);
+    const Values cpu = flat(rec.fn(s.inputs));
+    expect_close(flat(rec.fn(on_device(s.inputs, device))), cpu, std::max(s.tol, 1e-10), where);
+    // The same values as strided views on the device (transposed copies transposed back).
+    std::vector<Tensor> strided;
+    for (const Tensor& t : on_device(s.inputs, device))
+      strided.push_back(is_floating(t.dtype()) && t.dim() >= 2 ? transpose(contiguous(transpose(t, 0, -1)), 0, -1) : t);
+    expect_close(flat(rec.fn(strided)), cpu, std::max(s.tol, 1e-10), where + " (strided views)");
     bool empty = false;
     for (const Tensor& t : s.inputs) empty = empty || t.numel() == 0;
     if (!op_spec(op).differentiable || empty) continue;
