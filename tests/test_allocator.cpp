@@ -70,6 +70,14 @@ TEST(CachingAllocator, DirectModeAllocatesExactSizesAndFreesAtOnce) {
   alloc.deallocate(b, 1000);
 }
 
+TEST(PinnedHostMemory, HoldsHostTensorsThatMoveLikeAnyOther) {
+  Tensor t = Tensor::empty_pinned({4}, DType::F32);
+  EXPECT_EQ(t.device(), kCPU);
+  float* p = t.data<float>();
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<float>(i) * 1.5f;
+  EXPECT_EQ(to_dtype(t, DType::F64).to_vector<double>(), (std::vector<double>{0, 1.5, 3, 4.5}));
+}
+
 #if defined(MINIDL_HAS_EMU)
 TEST(EmulatedDevice, TensorsMoveToTheDeviceAndBack) {
   const Device emu{DeviceType::CUDAEmu, 0};

@@ -28,4 +28,9 @@ class Allocator {
 
 Allocator& allocator_for(Device device);
 
+// Host memory for staging transfers to a GPU: page-locked (cudaHostAlloc), so copies from it run
+// at full speed and can overlap compute, in builds with CUDA on a machine with a GPU; ordinary
+// host memory otherwise.
+Allocator& pinned_host_allocator();
+
 }  // namespace minidl

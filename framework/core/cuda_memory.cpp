@@ -2,6 +2,8 @@
 
 #include "framework/core/check.h"
 
+#include <cstring>
+
 #if defined(MINIDL_HAS_CUDA)
 #include <cuda_runtime.h>
 #endif
@@ -32,7 +34,26 @@ class GpuMemory final : public RawDeviceMemory {
   }
 };
 
+// Page-locked host memory from cudaHostAlloc.
+class PinnedHostAllocator final : public Allocator {
+ public:
+  void* allocate(size_t nbytes) override {
+    void* ptr = nullptr;
+    if (nbytes > 0) check_cuda(cudaHostAlloc(&ptr, nbytes, cudaHostAllocDefault), "cudaHostAlloc");
+    return ptr;
+  }
+  void deallocate(void* ptr, size_t) noexcept override { cudaFreeHost(ptr); }
+  void copy_to_host(void* dst, const void* src, size_t nbytes) override { std::memcpy(dst, src, nbytes); }
+  void copy_from_host(void* dst, const void* src, size_t nbytes) override { std::memcpy(dst, src, nbytes); }
+};
+
 }  // namespace
+
+Allocator& pinned_host_allocator() {
+  if (cuda_device_count() == 0) return allocator_for(kCPU);
+  static PinnedHostAllocator pinned;
+  return pinned;
+}
 
 std::string cuda_unavailable_reason() {
   int count = 0;
@@ -60,6 +81,8 @@ std::string cuda_unavailable_reason() {
 }
 
 int cuda_device_count() { return 0; }
+
+Allocator& pinned_host_allocator() { return allocator_for(kCPU); }
 
 RawDeviceMemory& cuda_device_memory() { MINIDL_FAIL("device cuda: {}", cuda_unavailable_reason()); }
 

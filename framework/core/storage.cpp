@@ -4,9 +4,12 @@
 
 namespace minidl {
 
-Storage::Storage(size_t nbytes, Device device)
-    : data_(allocator_for(device).allocate(nbytes)), nbytes_(nbytes), device_(device) {}
+Storage::Storage(size_t nbytes, Device device, Allocator* allocator)
+    : allocator_(allocator != nullptr ? allocator : &allocator_for(device)),
+      data_(allocator_->allocate(nbytes)),
+      nbytes_(nbytes),
+      device_(device) {}
 
-Storage::~Storage() { allocator_for(device_).deallocate(data_, nbytes_); }
+Storage::~Storage() { allocator_->deallocate(data_, nbytes_); }
 
 }  // namespace minidl

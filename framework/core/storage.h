@@ -9,9 +9,12 @@
 
 namespace minidl {
 
+class Allocator;
+
 class Storage {
  public:
-  Storage(size_t nbytes, Device device);
+  // allocator: where the bytes come from; allocator_for(device) when null.
+  Storage(size_t nbytes, Device device, Allocator* allocator = nullptr);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -23,6 +26,7 @@ class Storage {
   void bump_version() { ++version_; }
 
  private:
+  Allocator* allocator_;
   void* data_;
   size_t nbytes_;
   Device device_;

@@ -4,6 +4,7 @@
 
 #include "framework/autograd/node.h"
 #include "framework/autograd/engine.h"
+#include "framework/core/allocator.h"
 #include "framework/core/indexer.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/ops.h"
@@ -32,6 +33,13 @@ Tensor Tensor::view_of(std::shared_ptr<Storage> storage, int64_t offset, Shape s
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   check_shape(shape);
   auto storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  return view_of(std::move(storage), 0, shape, contiguous_strides(shape), dtype);
+}
+
+Tensor Tensor::empty_pinned(const Shape& shape, DType dtype) {
+  check_shape(shape);
+  auto storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), kCPU,
+                                           &pinned_host_allocator());
   return view_of(std::move(storage), 0, shape, contiguous_strides(shape), dtype);
 }
 

@@ -26,6 +26,8 @@ class Tensor {
 
   // Factories. Values are given as double and cast to dtype.
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = kCPU);
+  // A cpu tensor in pinned (page-locked) host memory, for fast copies to a GPU.
+  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::F32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = kCPU);
   static Tensor full(const Shape& shape, double value, DType dtype = DType::F32, Device device = kCPU);
   static Tensor scalar(double value, DType dtype = DType::F32, Device device = kCPU);

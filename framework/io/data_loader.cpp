@@ -12,10 +12,10 @@ namespace minidl {
 namespace {
 
 // Rows order[begin, end) of x, copied into a new contiguous tensor.
-Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& order, int64_t begin, int64_t end) {
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& order, int64_t begin, int64_t end, bool pinned) {
   Shape shape = x.shape();
   shape[0] = end - begin;
-  Tensor out = Tensor::empty(shape, x.dtype());
+  Tensor out = pinned ? Tensor::empty_pinned(shape, x.dtype()) : Tensor::empty(shape, x.dtype());
   const size_t row_bytes =
       static_cast<size_t>(shape_numel(Shape(shape.begin() + 1, shape.end()))) * dtype_size(x.dtype());
   if (row_bytes == 0) return out;
@@ -61,7 +61,7 @@ DataLoader::Batch DataLoader::batch(int64_t index) const {
   MINIDL_CHECK(index >= 0 && index < num_batches(), "DataLoader: batch {} is out of range: there are {} batches", index,
                num_batches());
   const int64_t begin = index * batch_size_, end = std::min(size(), begin + batch_size_);
-  return {gather_rows(inputs_, order_, begin, end), gather_rows(targets_, order_, begin, end)};
+  return {gather_rows(inputs_, order_, begin, end, pin_memory_), gather_rows(targets_, order_, begin, end, pin_memory_)};
 }
 
 }  // namespace minidl

@@ -28,12 +28,16 @@ class DataLoader {
   };
   Batch batch(int64_t index) const;
 
+  // Gather batches into pinned host memory (for a model on a GPU: faster copies to the device).
+  void set_pin_memory(bool pin) { pin_memory_ = pin; }
+
  private:
   Tensor inputs_, targets_;
   int64_t batch_size_;
   bool shuffle_;
   Generator* gen_;
   std::vector<int64_t> order_;
+  bool pin_memory_ = false;
 };
 
 }  // namespace minidl

@@ -89,6 +89,7 @@ void run_train(const TrainOptions& o) {
   Mlp model(config, init_gen, dropout_gen);
   model.to(device);
   DataLoader loader(train.images, train.labels, o.batch_size, true, shuffle_gen);
+  loader.set_pin_memory(device.type == DeviceType::CUDA);
   auto optimizer = make_optimizer(o, model.parameters());
   const int64_t total_steps = o.epochs * loader.num_batches();
   const CosineSchedule schedule(o.lr, total_steps, std::min(o.warmup_steps, total_steps - 1));
