@@ -45,6 +45,7 @@ expect_error "negative epochs" "--epochs -2" -- train mlp --epochs -2
 expect_error "train dropout NaN" "outside [0, 1]" -- train mlp --dropout nan
 expect_error "unknown model" "unknown model 'vgg'" -- train vgg
 expect_error "unknown device" "unknown device 'tpu'" -- train mlp --device tpu
+expect_error "unknown optimizer" "unknown --optimizer 'bogus': expected one of adamw, adam, sgd" -- train mlp --optimizer bogus
 expect_error "missing dataset" "dataset-fashion-mnist" -- train mlp --data-dir "$work/nowhere"
 expect_error "missing checkpoint" "$work/none.safetensors" -- eval --checkpoint "$work/none.safetensors"
 printf 'not a safetensors file' > "$work/garbage.safetensors"
@@ -71,6 +72,16 @@ else
 fi
 "$minidl" train mlp --epochs 1 --limit-train 500 --seed 6 --out "$work/c" > /dev/null 2>&1
 if ! cmp -s "$work/a/model.safetensors" "$work/c/model.safetensors"; then pass "another seed, other weights"; else fail "another seed, other weights"; fi
+
+# Every optimizer the help lists trains: one short epoch each, with a finite loss.
+for opt in $("$minidl" train --help | sed -n 's/.*--optimizer.*one of //p' | tr -d ','); do
+  if "$minidl" train mlp --optimizer "$opt" --epochs 1 --limit-train 256 --limit-test 100 --batch-size 64 \
+       > "$work/opt-$opt.log" 2>&1 && grep -qE 'train loss [0-9]+[.][0-9]+' "$work/opt-$opt.log"; then
+    pass "train with --optimizer $opt"
+  else
+    fail "train with --optimizer $opt: $(tail -n 2 "$work/opt-$opt.log")"
+  fi
+done
 
 # The CUDA kernels, run by the SIMT emulator, train the same model: the loss curve matches the
 # CPU's within fp32 reordering (GEMM and reductions sum in another order).

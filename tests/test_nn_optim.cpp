@@ -7,7 +7,7 @@
 #include "framework/autograd/grad_mode.h"
 #include "framework/nn/layers.h"
 #include "framework/ops/ops.h"
-#include "framework/optim/optimizer.h"
+#include "framework/optim/optimizers.h"
 #include "framework/optim/schedule.h"
 #include "models/mlp.h"
 

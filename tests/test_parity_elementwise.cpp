@@ -1,7 +1,8 @@
-// The elementwise and optimizer kernels (kernels/cuda/elementwise.cu, optim.cu) in the SIMT
-// emulator against the CPU references (kernels/cpu/elementwise.h, optim.h), over a sweep of launch
-// configurations, odd sizes, misaligned pointers (the kernels' scalar path instead of 16-byte
-// packs) and hand-built strided views: transposed, sliced, permuted 3-D, broadcast (stride 0).
+// The elementwise kernels (kernels/cuda/elementwise.cu) in the SIMT emulator against the CPU
+// references (kernels/cpu/elementwise.h), over a sweep of launch configurations, odd sizes,
+// misaligned pointers (the kernels' scalar path instead of 16-byte packs) and hand-built strided
+// views: transposed, sliced, permuted 3-D, broadcast (stride 0). The optimizer kernels have their
+// own suite, tests/test_parity_optim.cpp.
 //
 // Both sides evaluate every element with the same scalar functions (kernels/common) and the same
 // host libm, so results must match bit for bit (NaNs included, compared by their bits). On a real
@@ -19,15 +20,14 @@
 #include <vector>
 
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/optim.h"
 #include "kernels/cuda/launchers.h"
 #include "tests/launch_policy_test.h"
+#include "tests/parity_checks.h"
 
 namespace minidl {
 namespace {
 
 using ElementwiseParity = LaunchPolicyTest;
-using OptimParity = LaunchPolicyTest;
 
 constexpr emu::Stream kStream = nullptr;
 const UnaryKind kUnaryKinds[] = {UnaryKind::Neg,  UnaryKind::Exp,  UnaryKind::Log,  UnaryKind::Sqrt,
@@ -37,39 +37,9 @@ const BinaryKind kBinaryKinds[] = {BinaryKind::Add, BinaryKind::Sub,     BinaryK
 // Contiguous sizes: empty, shorter than one pack, pack-sized, with tails, 33 x 65, larger.
 const int64_t kSizes[] = {0, 1, 3, 4, 5, 33 * 65, 4099};
 
-// A deterministic pseudo-random 64-bit word for (i, salt).
-uint64_t mix(uint64_t i, uint64_t salt) {
-  uint64_t z = i * 0x9e3779b97f4a7c15ull + salt * 0xbf58476d1ce4e5b9ull + 0x94d049bb133111ebull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-// Uniform in [-4, 4).
-double uniform(int64_t i, uint64_t salt) {
-  return static_cast<double>(mix(static_cast<uint64_t>(i), salt) >> 11) * 0x1p-53 * 8.0 - 4.0;
-}
 // Multiples of 1/4 in [-3, 3]: binary ops then meet equal operands (Eq, Maximum ties) and zeros.
 double quarter(int64_t i, uint64_t salt) {
   return static_cast<double>(static_cast<int64_t>(mix(static_cast<uint64_t>(i), salt) % 25) - 12) * 0.25;
-}
-
-template <typename T>
-std::string show(T v) {
-  std::ostringstream os;
-  os.precision(17);
-  os << +v;
-  return os.str();
-}
-
-// Bitwise equality of two arrays (so NaNs compare by their bits), naming the first difference.
-template <typename T>
-::testing::AssertionResult same_bits(const std::vector<T>& want, const std::vector<T>& got) {
-  if (want.size() != got.size())
-    return ::testing::AssertionFailure() << "sizes " << want.size() << " vs " << got.size();
-  for (size_t i = 0; i < want.size(); ++i)
-    if (std::memcmp(&want[i], &got[i], sizeof(T)) != 0)
-      return ::testing::AssertionFailure() << "element " << i << ": cpu " << show(want[i]) << ", emu " << show(got[i]);
-  return ::testing::AssertionSuccess();
 }
 
 // ---- hand-built views of a logical [p, q] shape (or 3-D), and the storage they need
@@ -362,66 +332,7 @@ TEST_P(ElementwiseParity, Fill) {
   check_fill<uint8_t>(1);
 }
 
-// ---- optimizers: a few steps from the same state, each compared in full
-
-template <typename T>
-void check_sgd(const SgdParams& base, bool with_buffer) {
-  for (int64_t n : kSizes) {
-    std::vector<T> p_cpu = values<T>(n, 10), p_emu = p_cpu;
-    std::vector<T> buf_cpu(n, T(0)), buf_emu(n, T(0));
-    for (int step = 0; step < 3; ++step) {
-      SgdParams hp = base;
-      hp.first_step = step == 0;
-      const std::vector<T> grad = values<T>(n, 11 + static_cast<uint64_t>(step));
-      cpu::sgd_step<T>(hp, 0, n, p_cpu.data(), grad.data(), with_buffer ? buf_cpu.data() : nullptr);
-      emu::sgd_step<T>(hp, n, p_emu.data(), grad.data(), with_buffer ? buf_emu.data() : nullptr, kStream);
-      ASSERT_TRUE(same_bits(p_cpu, p_emu)) << "param, n " << n << " step " << step << " momentum " << hp.momentum;
-      ASSERT_TRUE(same_bits(buf_cpu, buf_emu)) << "momentum buffer, n " << n << " step " << step;
-    }
-  }
-}
-
-template <typename T>
-void check_sgd_all() {
-  //                  lr    momentum dampening weight_decay nesterov first_step
-  check_sgd<T>(SgdParams{0.1, 0.0, 0.0, 0.0, false, false}, false);
-  check_sgd<T>(SgdParams{0.05, 0.0, 0.0, 0.01, false, false}, false);
-  check_sgd<T>(SgdParams{0.1, 0.9, 0.0, 0.0, false, false}, true);
-  check_sgd<T>(SgdParams{0.01, 0.9, 0.1, 1e-4, true, false}, true);
-  check_sgd<T>(SgdParams{0.3, 0.5, 0.5, 0.0, false, false}, true);
-}
-
-template <typename T>
-void check_adamw(double lr, double beta1, double beta2, double eps, double weight_decay) {
-  for (int64_t n : kSizes) {
-    std::vector<T> p_cpu = values<T>(n, 20), p_emu = p_cpu;
-    std::vector<T> m_cpu(n, T(0)), m_emu(n, T(0)), v_cpu(n, T(0)), v_emu(n, T(0));
-    for (int step = 1; step <= 3; ++step) {
-      const AdamWParams hp{lr, beta1, beta2, eps, weight_decay, 1 - std::pow(beta1, step), 1 - std::pow(beta2, step)};
-      const std::vector<T> grad = values<T>(n, 20 + static_cast<uint64_t>(step));
-      cpu::adamw_step<T>(hp, 0, n, p_cpu.data(), grad.data(), m_cpu.data(), v_cpu.data());
-      emu::adamw_step<T>(hp, n, p_emu.data(), grad.data(), m_emu.data(), v_emu.data(), kStream);
-      ASSERT_TRUE(same_bits(p_cpu, p_emu)) << "param, n " << n << " step " << step;
-      ASSERT_TRUE(same_bits(m_cpu, m_emu)) << "exp_avg, n " << n << " step " << step;
-      ASSERT_TRUE(same_bits(v_cpu, v_emu)) << "exp_avg_sq, n " << n << " step " << step;
-    }
-  }
-}
-
-TEST_P(OptimParity, Sgd) {
-  check_sgd_all<float>();
-  check_sgd_all<double>();
-}
-
-TEST_P(OptimParity, AdamW) {
-  check_adamw<float>(1e-3, 0.9, 0.999, 1e-8, 0.01);
-  check_adamw<float>(0.1, 0.5, 0.9, 1e-6, 0.0);
-  check_adamw<double>(1e-3, 0.9, 0.999, 1e-8, 0.01);
-  check_adamw<double>(0.1, 0.5, 0.9, 1e-6, 0.0);
-}
-
 INSTANTIATE_TEST_SUITE_P(LaunchConfigs, ElementwiseParity, ::testing::ValuesIn(kLaunchPolicies), launch_policy_name);
-INSTANTIATE_TEST_SUITE_P(LaunchConfigs, OptimParity, ::testing::ValuesIn(kLaunchPolicies), launch_policy_name);
 
 }  // namespace
 }  // namespace minidl

@@ -3,6 +3,11 @@
 // allocated on its device. The CPU backend calls kernels/cpu; the CUDA backends call kernels/cuda.
 #pragma once
 
+#include <array>
+#include <span>
+#include <variant>
+#include <vector>
+
 #include "framework/core/tensor.h"
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"
@@ -10,6 +15,27 @@
 #include "kernels/common/reduce_kind.h"
 
 namespace minidl {
+
+// An optimizer step's update rule: one params struct of kernels/common/optim_rules.h per
+// optimizer family (Adam's serves AdamW and both AMSGrad variants too).
+using OptimizerRule = std::variant<SgdParams, AdamParams, AdagradParams, AdadeltaParams, RmspropParams, AdamaxParams,
+                                   NadamParams, RadamParams, LionParams, LambParams>;
+
+// One parameter tensor of an optimizer step: the parameter, its gradient and its state buffers in
+// the order the rule reads them (undefined where the configuration keeps none), all contiguous,
+// of one shape, dtype and device.
+struct OptimizerTensors {
+  Tensor param, grad;
+  std::array<Tensor, kMaxOptimizerState> state;
+};
+
+// The kernels' view of one OptimizerTensors.
+template <typename T>
+ParamBuffers<T> param_buffers(const OptimizerTensors& t) {
+  ParamBuffers<T> b{t.param.data<T>(), t.grad.data<T>(), {}, t.param.numel()};
+  for (int k = 0; k < kMaxOptimizerState; ++k) b.state[k] = t.state[k].defined() ? t.state[k].data<T>() : nullptr;
+  return b;
+}
 
 class Backend {
  public:
@@ -52,10 +78,15 @@ class Backend {
   // out = keep ? x * scale : 0, contiguous; the mask comes from the Philox words of `state`.
   virtual void dropout(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
                        double scale) = 0;
-  // Optimizer updates of one contiguous parameter tensor and its state, in place.
-  virtual void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) = 0;
-  virtual void adamw_step(const AdamWParams& hp, const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
-                          const Tensor& exp_avg_sq) = 0;
+  // One optimizer step over many parameter tensors, with the rule of `rule`'s alternative: every
+  // tensor of a call shares the dtype and the rule's params (the optimizer groups them); the
+  // device's kernels serve them in as few launches as they can.
+  virtual void optimizer_step(const OptimizerRule& rule, std::span<const OptimizerTensors> tensors) = 0;
+  // Gradient clipping over many tensors of one dtype, all contiguous. grad_norms: for each tensor,
+  // the sum of squares or the largest |x|, in double, on the host. clip_grads: out[k] =
+  // clip_value(hp, grads[k]) elementwise, out[k] of grads[k]'s shape.
+  virtual std::vector<double> grad_norms(NormKind kind, std::span<const Tensor> grads) = 0;
+  virtual void clip_grads(const ClipParams& hp, std::span<const Tensor> out, std::span<const Tensor> grads) = 0;
 };
 
 // The backend of a device; an error naming the device when this build or machine lacks it.

@@ -1,5 +1,9 @@
 // The CPU backend: kernels/cpu reference loops, with OpenBLAS as the GEMM fast path.
 
+#include <span>
+#include <variant>
+#include <vector>
+
 #include "framework/ops/blas.h"
 #include "framework/ops/cpu_parallel.h"
 #include "framework/ops/dispatch.h"
@@ -144,24 +148,53 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) override {
-    visit_floating(param.dtype(), "sgd", [&](auto tag) {
+  void optimizer_step(const OptimizerRule& rule, std::span<const OptimizerTensors> tensors) override {
+    if (tensors.empty()) return;
+    visit_floating(tensors[0].param.dtype(), "optimizer step", [&](auto tag) {
       using T = decltype(tag);
-      T* momentum = buf.defined() ? buf.data<T>() : nullptr;
-      parallel_for(param.numel(), [&](int64_t b, int64_t e) {
-        cpu::sgd_step<T>(hp, b, e, param.data<T>(), grad.data<T>(), momentum);
-      });
+      std::visit(
+          [&](const auto& hp) {
+            for (const OptimizerTensors& t : tensors) step_tensor(hp, param_buffers<T>(t));
+          },
+          rule);
     });
   }
 
-  void adamw_step(const AdamWParams& hp, const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
-                  const Tensor& exp_avg_sq) override {
-    visit_floating(param.dtype(), "adamw", [&](auto tag) {
-      using T = decltype(tag);
-      parallel_for(param.numel(), [&](int64_t b, int64_t e) {
-        cpu::adamw_step<T>(hp, b, e, param.data<T>(), grad.data<T>(), exp_avg.data<T>(), exp_avg_sq.data<T>());
+  std::vector<double> grad_norms(NormKind kind, std::span<const Tensor> grads) override {
+    std::vector<double> out(grads.size());
+    for (size_t k = 0; k < grads.size(); ++k) {
+      visit_floating(grads[k].dtype(), "gradient norm", [&](auto tag) {
+        using T = decltype(tag);
+        out[k] = cpu::norm<T>(kind, grads[k].numel(), grads[k].data<T>());
       });
-    });
+    }
+    return out;
+  }
+
+  void clip_grads(const ClipParams& hp, std::span<const Tensor> out, std::span<const Tensor> grads) override {
+    for (size_t k = 0; k < grads.size(); ++k) {
+      visit_floating(grads[k].dtype(), "gradient clipping", [&](auto tag) {
+        using T = decltype(tag);
+        parallel_for(grads[k].numel(), [&](int64_t b, int64_t e) {
+          cpu::clip<T>(hp, b, e, out[k].data<T>(), grads[k].data<T>());
+        });
+      });
+    }
+  }
+
+ private:
+  // One tensor of an elementwise rule's step, split across threads.
+  template <typename T, typename Params>
+  static void step_tensor(const Params& hp, const ParamBuffers<T>& b) {
+    parallel_for(b.numel, [&](int64_t begin, int64_t end) { cpu::optimizer_step<T>(hp, begin, end, b); });
+  }
+
+  // LAMB: the moments, the tensor's norms (serially, in the reference's chunk order), the update.
+  template <typename T>
+  static void step_tensor(const LambParams& hp, const ParamBuffers<T>& b) {
+    parallel_for(b.numel, [&](int64_t begin, int64_t end) { cpu::lamb_moments<T>(hp, begin, end, b); });
+    const double trust = lamb_trust_ratio(cpu::lamb_squares<T>(hp, b));
+    parallel_for(b.numel, [&](int64_t begin, int64_t end) { cpu::lamb_apply<T>(hp, trust, begin, end, b); });
   }
 };
 

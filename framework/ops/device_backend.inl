@@ -3,6 +3,12 @@
 // (MINIDL_KERNELS_NS = cuda, a real GPU). Each call unpacks tensors into raw pointers and
 // indexers and runs the kernel's host launcher on the default stream. The including file defines
 // device_gemm<T>(batch, a, b, c), the GEMM of its device.
+#include <algorithm>
+#include <span>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
 #include "framework/core/indexer.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/dispatch.h"
@@ -128,21 +134,61 @@ class DeviceBackend final : public Backend {
     });
   }
 
-  void sgd_step(const SgdParams& hp, const Tensor& param, const Tensor& grad, const Tensor& buf) override {
-    visit_floating(param.dtype(), "sgd", [&](auto tag) {
+  void optimizer_step(const OptimizerRule& rule, std::span<const OptimizerTensors> tensors) override {
+    if (tensors.empty()) return;
+    visit_floating(tensors[0].param.dtype(), "optimizer step", [&](auto tag) {
       using T = decltype(tag);
-      kernels::sgd_step<T>(hp, param.numel(), param.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr,
-                           kDefaultStream);
+      std::vector<ParamBuffers<T>> buffers;
+      for (const OptimizerTensors& t : tensors) buffers.push_back(param_buffers<T>(t));
+      const std::span<const ParamBuffers<T>> all(buffers);
+      std::visit(
+          [&](const auto& hp) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(hp)>, LambParams>) {
+              const Tensor scratch = device_scratch(kernels::lamb_scratch_size(all), tensors[0].param.device());
+              kernels::lamb_step<T>(hp, all, scratch.data<double>(), kDefaultStream);
+            } else {
+              kernels::optimizer_step<T>(hp, all, kDefaultStream);
+            }
+          },
+          rule);
     });
   }
 
-  void adamw_step(const AdamWParams& hp, const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
-                  const Tensor& exp_avg_sq) override {
-    visit_floating(param.dtype(), "adamw", [&](auto tag) {
+  std::vector<double> grad_norms(NormKind kind, std::span<const Tensor> grads) override {
+    if (grads.empty()) return {};
+    std::vector<int64_t> numels;
+    for (const Tensor& g : grads) numels.push_back(g.numel());
+    const Tensor out = device_scratch(static_cast<int64_t>(grads.size()), grads[0].device());
+    const Tensor scratch = device_scratch(kernels::norms_scratch_size(numels), grads[0].device());
+    visit_floating(grads[0].dtype(), "gradient norm", [&](auto tag) {
       using T = decltype(tag);
-      kernels::adamw_step<T>(hp, param.numel(), param.data<T>(), grad.data<T>(), exp_avg.data<T>(),
-                             exp_avg_sq.data<T>(), kDefaultStream);
+      std::vector<const T*> xs;
+      for (const Tensor& g : grads) xs.push_back(g.data<T>());
+      kernels::norms<T>(kind, xs, numels, scratch.data<double>(), out.data<double>(), kDefaultStream);
     });
+    return out.to_vector<double>();
+  }
+
+  void clip_grads(const ClipParams& hp, std::span<const Tensor> out, std::span<const Tensor> grads) override {
+    if (grads.empty()) return;
+    visit_floating(grads[0].dtype(), "gradient clipping", [&](auto tag) {
+      using T = decltype(tag);
+      std::vector<T*> outs;
+      std::vector<const T*> xs;
+      std::vector<int64_t> numels;
+      for (size_t k = 0; k < grads.size(); ++k) {
+        outs.push_back(out[k].data<T>());
+        xs.push_back(grads[k].data<T>());
+        numels.push_back(grads[k].numel());
+      }
+      kernels::clip<T>(hp, outs, xs, numels, kDefaultStream);
+    });
+  }
+
+ private:
+  // f64 device memory for a multi-tensor pass, freed (in stream order) when the handle goes.
+  static Tensor device_scratch(int64_t doubles, Device device) {
+    return Tensor::empty({std::max<int64_t>(doubles, 1)}, DType::F64, device);
   }
 };
 

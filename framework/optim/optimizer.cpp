@@ -1,29 +1,23 @@
 #include "framework/optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
-#include "framework/ops/backend.h"
 #include "framework/ops/ops.h"
 
 namespace minidl {
 
-namespace {
-
-void check_hyper(double value, double low, double high, const char* what) {
-  MINIDL_CHECK(value >= low && value <= high, "{} = {} is invalid: expected a value in [{}, {}]", what, value, low,
-               high);
-}
-
-}  // namespace
-
-Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
-  MINIDL_CHECK(!params_.empty(), "optimizer: the parameter list is empty");
+Optimizer::Optimizer(std::string name, std::vector<Tensor> params, double lr)
+    : name_(std::move(name)), params_(std::move(params)), state_(params_.size()) {
+  MINIDL_CHECK(!params_.empty(), "{}: the parameter list is empty", name_);
   for (size_t i = 0; i < params_.size(); ++i) {
     MINIDL_CHECK(params_[i].defined() && params_[i].is_leaf() && params_[i].requires_grad(),
-                 "optimizer: parameter {} ({}) must be a leaf that requires grad", i, params_[i].describe());
-    MINIDL_CHECK(params_[i].is_contiguous(), "optimizer: parameter {} ({}) is not contiguous", i,
+                 "{}: parameter {} ({}) must be a leaf that requires grad", name_, i, params_[i].describe());
+    MINIDL_CHECK(params_[i].is_contiguous(), "{}: parameter {} ({}) is not contiguous", name_, i,
                  params_[i].describe());
   }
+  set_lr(lr);
 }
 
 void Optimizer::zero_grad() {
@@ -31,56 +25,61 @@ void Optimizer::zero_grad() {
 }
 
 void Optimizer::set_lr(double lr) {
-  check_hyper(lr, 0, INFINITY, "learning rate");
+  check_non_negative(lr, "lr");
   lr_ = lr;
 }
 
-SGD::SGD(std::vector<Tensor> params, SgdOptions options)
-    : Optimizer(std::move(params)), options_(options), momentum_(params_.size()) {
-  set_lr(options.lr);
-  check_hyper(options.momentum, 0, INFINITY, "momentum");
-  check_hyper(options.dampening, 0, 1, "dampening");
-  check_hyper(options.weight_decay, 0, INFINITY, "weight decay");
-  MINIDL_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
-               "Nesterov momentum needs momentum > 0 and dampening 0 (got momentum {}, dampening {})",
-               options.momentum, options.dampening);
+void Optimizer::check_non_negative(double value, const char* what) const {
+  MINIDL_CHECK(value >= 0 && value < INFINITY, "{}: {} = {} is invalid: expected a finite value >= 0", name_, what,
+               value);
 }
 
-void SGD::step() {
+void Optimizer::check_below_one(double value, const char* what) const {
+  MINIDL_CHECK(value >= 0 && value < 1, "{}: {} = {} is invalid: expected a value in [0, 1)", name_, what, value);
+}
+
+void Optimizer::check_fraction(double value, const char* what) const {
+  MINIDL_CHECK(value >= 0 && value <= 1, "{}: {} = {} is invalid: expected a value in [0, 1]", name_, what, value);
+}
+
+void Optimizer::step() {
+  // Every gradient is checked before any state changes, so a bad one leaves the optimizer as it was.
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    if (!p.grad().defined()) continue;
-    const bool first = options_.momentum != 0 && !momentum_[i].defined();
-    if (first) momentum_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
-    const SgdParams hp{lr_, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, first};
-    backend_for(p.device()).sgd_step(hp, p, contiguous(p.grad()), momentum_[i]);
-    p.bump_version();
+    const Tensor grad = p.grad();
+    MINIDL_CHECK(!grad.defined() || (grad.shape() == p.shape() && grad.dtype() == p.dtype() &&
+                                     grad.device() == p.device()),
+                 "{}: parameter {} ({}) has a gradient {}: expected the parameter's shape, dtype and device", name_, i,
+                 p.describe(), grad.describe());
   }
-}
-
-AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options)
-    : Optimizer(std::move(params)), options_(options), exp_avg_(params_.size()), exp_avg_sq_(params_.size()) {
-  set_lr(options.lr);
-  check_hyper(options.beta1, 0, 1 - 1e-12, "beta1");
-  check_hyper(options.beta2, 0, 1 - 1e-12, "beta2");
-  check_hyper(options.eps, 0, INFINITY, "eps");
-  check_hyper(options.weight_decay, 0, INFINITY, "weight decay");
-}
-
-void AdamW::step() {
-  ++steps_;
-  const double t = static_cast<double>(steps_);
-  const AdamWParams hp{lr_, options_.beta1, options_.beta2, options_.eps, options_.weight_decay,
-                       1 - std::pow(options_.beta1, t), 1 - std::pow(options_.beta2, t)};
+  // Parameters that share a device, a dtype and a rule go to the backend in one call.
+  struct Group {
+    Device device;
+    DType dtype;
+    OptimizerRule rule;
+    std::vector<OptimizerTensors> tensors;
+  };
+  std::vector<Group> groups;
+  const std::array<std::string, kMaxOptimizerState> names = state_names();
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
-    if (!exp_avg_[i].defined()) {
-      exp_avg_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
-      exp_avg_sq_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
+    ParamState& state = state_[i];
+    if (state.steps == 0) {
+      for (int k = 0; k < kMaxOptimizerState; ++k)
+        if (!names[k].empty()) state.buffers[k] = Tensor::full(p.shape(), initial_state(k), p.dtype(), p.device());
     }
-    backend_for(p.device()).adamw_step(hp, p, contiguous(p.grad()), exp_avg_[i], exp_avg_sq_[i]);
-    p.bump_version();
+    ++state.steps;
+    const OptimizerRule rule = rule_for(i);
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
+      return g.device == p.device() && g.dtype == p.dtype() && g.rule == rule;
+    });
+    if (group == groups.end()) group = groups.insert(groups.end(), Group{p.device(), p.dtype(), rule, {}});
+    group->tensors.push_back({p, contiguous(p.grad()), state.buffers});
+  }
+  for (const Group& g : groups) {
+    backend_for(g.device).optimizer_step(g.rule, g.tensors);
+    for (const OptimizerTensors& t : g.tensors) t.param.bump_version();
   }
 }
 

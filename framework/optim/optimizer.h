@@ -1,65 +1,66 @@
-// Optimizers over a list of parameters. step() applies one update from the parameters'
-// gradients (a parameter without a gradient is skipped); zero_grad() clears them.
-// Hyper-parameters are validated with `!(x >= 0)` style checks so NaN is rejected too.
+// The optimizer base class: a list of parameters with state per parameter, as torch.optim keeps
+// it: the steps the parameter has taken and its state buffers (created at its first step).
+// step() applies one update from the parameters' gradients; a parameter without a gradient is
+// skipped and its step count stays. zero_grad() clears the gradients.
+//
+// An optimizer (framework/optim/optimizers.h) supplies its state buffers' names and, for each
+// parameter's step, the update rule: a params struct of kernels/common/optim_rules.h. step() hands
+// every parameter of one device, dtype and rule to the backend in one call (on a GPU, one
+// multi-tensor launch per table of tensors).
 #pragma once
 
+#include <array>
+#include <string>
 #include <vector>
 
 #include "framework/core/tensor.h"
+#include "framework/ops/backend.h"
 
 namespace minidl {
 
 class Optimizer {
  public:
-  explicit Optimizer(std::vector<Tensor> params);
   virtual ~Optimizer() = default;
-  virtual void step() = 0;
+  void step();
   void zero_grad();
+  const std::string& name() const { return name_; }
+  const std::vector<Tensor>& params() const { return params_; }
   double lr() const { return lr_; }
   void set_lr(double lr);
 
+  using StateBuffers = std::array<Tensor, kMaxOptimizerState>;
+  // The names torch.optim gives the state buffers, in the order the rule reads them; "" where this
+  // configuration keeps no such buffer.
+  virtual std::array<std::string, kMaxOptimizerState> state_names() const = 0;
+  // Parameter i's steps so far and its state buffers (undefined before its first step).
+  int64_t param_steps(size_t i) const { return state_.at(i).steps; }
+  const StateBuffers& param_state(size_t i) const { return state_.at(i).buffers; }
+
  protected:
+  // `name` prefixes every error ("Adam: beta2 = 1 is invalid: ...").
+  Optimizer(std::string name, std::vector<Tensor> params, double lr);
+
+  // The value state buffer k starts with (torch's zeros, but Adagrad's initial accumulator).
+  virtual double initial_state(int /*k*/) const { return 0; }
+  // The update rule of parameter i's step, its step count (param_steps(i)) already counting it.
+  virtual OptimizerRule rule_for(size_t i) = 0;
+
+  // Hyper-parameter checks, written so that NaN fails them; each error names the optimizer, the
+  // hyper-parameter, its value and the range expected.
+  void check_non_negative(double value, const char* what) const;  // finite and >= 0
+  void check_below_one(double value, const char* what) const;     // in [0, 1)
+  void check_fraction(double value, const char* what) const;      // in [0, 1]
+
+ private:
+  struct ParamState {
+    int64_t steps = 0;
+    StateBuffers buffers;
+  };
+
+  std::string name_;
   std::vector<Tensor> params_;
+  std::vector<ParamState> state_;
   double lr_ = 0;
-};
-
-struct SgdOptions {
-  double lr = 0.01;
-  double momentum = 0;
-  double dampening = 0;
-  double weight_decay = 0;
-  bool nesterov = false;
-};
-
-// torch.optim.SGD.
-class SGD final : public Optimizer {
- public:
-  SGD(std::vector<Tensor> params, SgdOptions options);
-  void step() override;
-
- private:
-  SgdOptions options_;
-  std::vector<Tensor> momentum_;  // undefined until a parameter's first step
-};
-
-struct AdamWOptions {
-  double lr = 1e-3;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weight_decay = 1e-2;
-};
-
-// torch.optim.AdamW (decoupled weight decay).
-class AdamW final : public Optimizer {
- public:
-  AdamW(std::vector<Tensor> params, AdamWOptions options);
-  void step() override;
-
- private:
-  AdamWOptions options_;
-  int64_t steps_ = 0;
-  std::vector<Tensor> exp_avg_, exp_avg_sq_;
 };
 
 }  // namespace minidl

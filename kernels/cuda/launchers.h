@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"

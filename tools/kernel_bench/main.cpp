@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -128,8 +129,9 @@ int main(int argc, char** argv) {
       cuda::cross_entropy_forward<float>(n / 1024, 1024, x, labels, y, y + n / 1024, nullptr);
     });
     memory_bound("adamw step", 7 * n * f, [&] {
-      const AdamWParams hp{1e-3, 0.9, 0.999, 1e-8, 0.01, 0.1, 0.001};
-      cuda::adamw_step<float>(hp, n, x, g, m, v, nullptr);
+      const AdamParams hp{1e-3, 0.9, 0.999, 1e-8, 0.01, true, false, 0.1, 0.001};
+      const ParamBuffers<float> tensor{x, g, {m, v, nullptr}, n};
+      cuda::optimizer_step<float>(hp, std::span<const ParamBuffers<float>>(&tensor, 1), nullptr);
     });
 
     // GEMM: the native tiled kernel against cuBLAS on one square problem.

@@ -14,7 +14,7 @@
 #include "framework/io/fashion_mnist.h"
 #include "framework/ops/ops.h"
 #include "framework/ops/backend.h"
-#include "framework/optim/optimizer.h"
+#include "framework/optim/optimizers.h"
 #include "framework/optim/schedule.h"
 #include "models/classifier.h"
 #include "models/mlp.h"
@@ -43,8 +43,57 @@ struct TrainOptions {
   int64_t limit_test = 0;   // 0: the whole test set
 };
 
+// An optimizer from --lr and --weight-decay (decoupled for adamw, lion and lamb, an L2 penalty
+// on the gradient for the others), its other options at their defaults.
+template <typename Opt, typename Options>
+std::unique_ptr<Optimizer> with_lr_and_decay(const TrainOptions& o, std::vector<Tensor> params) {
+  Options options;
+  options.lr = o.lr;
+  options.weight_decay = o.weight_decay;
+  return std::make_unique<Opt>(std::move(params), options);
+}
+
+std::unique_ptr<Optimizer> sgd_with_momentum(const TrainOptions& o, std::vector<Tensor> params) {
+  return std::make_unique<SGD>(std::move(params),
+                               SgdOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
+}
+
+using OptimizerFactory = std::unique_ptr<Optimizer> (*)(const TrainOptions&, std::vector<Tensor>);
+
+// What --optimizer NAME builds, in the order the help lists them.
+const std::vector<std::pair<std::string, OptimizerFactory>>& optimizers() {
+  static const std::vector<std::pair<std::string, OptimizerFactory>> table = {
+      {"adamw", with_lr_and_decay<AdamW, AdamWOptions>},
+      {"adam", with_lr_and_decay<Adam, AdamOptions>},
+      {"sgd", sgd_with_momentum},
+      {"adagrad", with_lr_and_decay<Adagrad, AdagradOptions>},
+      {"adadelta", with_lr_and_decay<Adadelta, AdadeltaOptions>},
+      {"rmsprop", with_lr_and_decay<RMSprop, RmspropOptions>},
+      {"adamax", with_lr_and_decay<Adamax, AdamaxOptions>},
+      {"nadam", with_lr_and_decay<NAdam, NadamOptions>},
+      {"radam", with_lr_and_decay<RAdam, RadamOptions>},
+      {"lion", with_lr_and_decay<Lion, LionOptions>},
+      {"lamb", with_lr_and_decay<Lamb, LambOptions>},
+  };
+  return table;
+}
+
+OptimizerFactory find_optimizer(const std::string& name) {
+  for (const auto& [known, factory] : optimizers())
+    if (known == name) return factory;
+  return nullptr;
+}
+
+std::string optimizer_names() {
+  std::string names;
+  for (const auto& [name, factory] : optimizers()) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
 void validate(const TrainOptions& o) {
   MINIDL_CHECK(o.model == "mlp", "unknown model '{}': expected mlp", o.model);
+  MINIDL_CHECK(find_optimizer(o.optimizer) != nullptr, "unknown --optimizer '{}': expected one of {}", o.optimizer,
+               optimizer_names());
   MINIDL_CHECK(o.epochs > 0, "--epochs {} must be positive", o.epochs);
   MINIDL_CHECK(o.batch_size > 0, "--batch-size {} must be positive", o.batch_size);
   MINIDL_CHECK(std::isfinite(o.lr) && o.lr > 0, "--lr {} must be a positive finite number", o.lr);
@@ -59,14 +108,7 @@ void validate(const TrainOptions& o) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, std::vector<Tensor> params) {
-  if (o.optimizer == "adamw") {
-    return std::make_unique<AdamW>(std::move(params), AdamWOptions{.lr = o.lr, .weight_decay = o.weight_decay});
-  }
-  if (o.optimizer == "sgd") {
-    return std::make_unique<SGD>(std::move(params),
-                                 SgdOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay});
-  }
-  MINIDL_FAIL("unknown --optimizer '{}': expected adamw or sgd", o.optimizer);
+  return find_optimizer(o.optimizer)(o, std::move(params));
 }
 
 void run_train(const TrainOptions& o) {
@@ -157,9 +199,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--device", o->device, "cpu, cuda (a GPU), or cuda-emu (the CUDA kernels in the SIMT emulator)")
       ->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
-  cmd->add_option("--optimizer", o->optimizer, "adamw or sgd")->capture_default_str();
+  cmd->add_option("--optimizer", o->optimizer, "one of " + optimizer_names())->capture_default_str();
   cmd->add_option("--lr", o->lr, "peak learning rate (cosine decay to 0)")->capture_default_str();
-  cmd->add_option("--weight-decay", o->weight_decay, "weight decay (decoupled for adamw)")->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay, "weight decay (decoupled for adamw, lion and lamb)")
+      ->capture_default_str();
   cmd->add_option("--momentum", o->momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--dropout", o->dropout, "dropout p after each hidden layer")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "mini-batch size")->capture_default_str();
