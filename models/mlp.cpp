@@ -1,11 +1,12 @@
 #include "models/mlp.h"
 
 #include "framework/core/check.h"
+#include "framework/regularize/dropout_layers.h"
 
 namespace minidl {
 
 nlohmann::json MlpConfig::to_json() const {
-  return {{"inputs", inputs}, {"hidden", hidden}, {"classes", classes}, {"dropout", dropout}};
+  return {{"inputs", inputs}, {"hidden", hidden}, {"classes", classes}, {"dropout", dropout}, {"dropout_variant", dropout_variant}};
 }
 
 MlpConfig MlpConfig::from_json(const nlohmann::json& j) {
@@ -15,6 +16,7 @@ MlpConfig MlpConfig::from_json(const nlohmann::json& j) {
     c.hidden = j.at("hidden").get<std::vector<int64_t>>();
     c.classes = j.at("classes").get<int64_t>();
     c.dropout = j.at("dropout").get<double>();
+    c.dropout_variant = j.value("dropout_variant", std::string("dropout"));  // absent before variants existed
   } catch (const nlohmann::json::exception& e) {
     MINIDL_FAIL("MLP config {}: {}", j.dump(), e.what());
   }
@@ -30,9 +32,14 @@ Mlp::Mlp(const MlpConfig& config, Generator& init_gen, Generator& dropout_gen) :
   int64_t width = config.inputs;
   for (int64_t h : config.hidden) {
     MINIDL_CHECK(h > 0, "MLP: hidden width {} must be positive", h);
-    layers_->add(std::make_shared<Linear>(width, h, true, init_gen));
-    layers_->add(std::make_shared<ReLU>());
-    layers_->add(std::make_shared<Dropout>(config.dropout, dropout_gen));
+    if (config.dropout_variant == "dropconnect") {
+      layers_->add(std::make_shared<DropConnectLinear>(width, h, config.dropout, false, init_gen, dropout_gen));
+      layers_->add(std::make_shared<ReLU>());
+    } else {
+      layers_->add(std::make_shared<Linear>(width, h, true, init_gen));
+      layers_->add(std::make_shared<ReLU>());
+      layers_->add(make_dropout_layer(config.dropout_variant, config.dropout, dropout_gen));
+    }
     width = h;
   }
   layers_->add(std::make_shared<Linear>(width, config.classes, true, init_gen));

@@ -1,9 +1,10 @@
-// The multilayer perceptron: Linear -> ReLU -> Dropout per hidden layer, then a Linear head.
+// The multilayer perceptron: Linear -> ReLU -> dropout layer per hidden layer, then a Linear head.
 // Its parameters are named like torch.nn.Sequential's inside a `layers` attribute
 // (layers.0.weight, layers.3.weight, ...), so a checkpoint loads into the PyTorch twin.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,9 @@ struct MlpConfig {
   std::vector<int64_t> hidden = {512, 512};
   int64_t classes = 10;
   double dropout = 0.2;  // after each hidden activation
+  // framework/regularize/dropout_layers.h's variant name, or "dropconnect" (on the hidden layers'
+  // weights instead of a dropout layer).
+  std::string dropout_variant = "dropout";
 
   nlohmann::json to_json() const;
   static MlpConfig from_json(const nlohmann::json& j);  // validates every field

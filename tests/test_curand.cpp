@@ -21,7 +21,7 @@ TEST(Philox, MatchesCurandDeviceGenerator) {
       for (uint64_t offset : offsets) {
         const PhiloxState st{seed, stream, offset};
         std::vector<uint32_t> ours(11);
-        cpu::philox_words(11, st, ours.data());
+        cpu::philox_words(0, 11, st, ours.data());
         for (uint64_t i = 0; i < 11; ++i) {
           curandStatePhilox4_32_10_t s;
           curand_init(seed, stream, offset + i, &s);
@@ -35,7 +35,7 @@ TEST(Philox, MatchesCurandDeviceGenerator) {
   curandStatePhilox4_32_10_t s;
   curand_init(42, 0, 0, &s);
   std::vector<uint32_t> ours(4096);
-  cpu::philox_words(4096, PhiloxState{42, 0, 0}, ours.data());
+  cpu::philox_words(0, 4096, PhiloxState{42, 0, 0}, ours.data());
   for (uint32_t w : ours) ASSERT_EQ(w, curand(&s));
 }
 

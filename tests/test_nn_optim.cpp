@@ -6,6 +6,7 @@
 
 #include "framework/autograd/grad_mode.h"
 #include "framework/nn/layers.h"
+#include "framework/regularize/dropout_layers.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizers.h"
 #include "framework/optim/schedule.h"
@@ -77,21 +78,20 @@ TEST(Mlp, LoadParametersChecksNamesAndShapes) {
 
 TEST(DropoutModule, TrainScalesKeptUnitsAndEvalIsIdentity) {
   Generator gen(77);
-  Dropout layer(0.25, gen);
+  const auto layer = make_dropout_layer("dropout", 0.25, gen);
   const Tensor x = Tensor::full({100000}, 2.0);
-  const std::vector<float> y = layer(x).to_vector<float>();
+  const std::vector<float> y = (*layer)(x).to_vector<float>();
   int64_t kept = 0;
   for (float v : y) {
     ASSERT_TRUE(v == 0.0f || std::abs(v - 2.0f / 0.75f) < 1e-6f) << v;
     kept += v != 0.0f;
   }
   EXPECT_NEAR(kept / 1e5, 0.75, 5 * std::sqrt(0.25 * 0.75 / 1e5));
-  layer.eval();
-  EXPECT_TRUE(layer(x).same(x));
-  EXPECT_THROW(Dropout(-0.1), Error);
-  EXPECT_THROW(Dropout(std::nan("")), Error);
-  Dropout all(1.0, gen);
-  for (float v : all(x).to_vector<float>()) ASSERT_EQ(v, 0.0f);
+  layer->eval();
+  EXPECT_TRUE((*layer)(x).same(x));
+  EXPECT_THROW(make_dropout_layer("dropout", -0.1, default_generator()), Error);
+  EXPECT_THROW(make_dropout_layer("dropout", std::nan(""), default_generator()), Error);
+  for (float v : (*make_dropout_layer("dropout", 1.0, gen))(x).to_vector<float>()) ASSERT_EQ(v, 0.0f);
 }
 
 TEST(DropoutModule, BackwardUsesTheForwardMask) {

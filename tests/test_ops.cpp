@@ -317,6 +317,129 @@ std::map<OpId, OpRecord> make_records() {
                         }}},
                       {{[] { dropout(Tensor::zeros({2}), 1.5, true); }, "outside [0, 1]"},
                        {[] { dropout(Tensor::zeros({2}), std::nan(""), true); }, "outside [0, 1]"}}};
+  r[OpId::DropoutPacked] = {[](const std::vector<Tensor>& in) {
+                              Generator gen(1234, 5);
+                              return dropout_packed(in[0], 0.3, true, gen);
+                            },
+                            {{"p 0.3", {values({5, 7})}, [](const std::vector<Values>& in) {
+                                Values out;
+                                for (size_t i = 0; i < in[0].size(); ++i) {
+                                  const bool keep = philox_word(PhiloxState{1234, 5, 0}, i) >= dropout_threshold(0.3);
+                                  out.push_back(keep ? in[0][i] / 0.7 : 0.0);
+                                }
+                                return out;
+                              }}},
+                            {{[] { dropout_packed(Tensor::zeros({2}), -0.5, true); }, "outside [0, 1]"},
+                             {[] { dropout_packed(Tensor::zeros({2}, DType::I64), 0.5, true); }, "floating"}}};
+  // Alpha dropout's rule (a kept unit becomes a x + b, a dropped one d) with one draw per row of
+  // [5, 7], and with one draw per element.
+  const auto bernoulli_ref = [](bool per_row) {
+    return [per_row](const std::vector<Values>& in) {
+      Values out;
+      for (size_t i = 0; i < in[0].size(); ++i) {
+        const bool keep = philox_word(PhiloxState{99, 0, 0}, per_row ? i / 7 : i) >= dropout_threshold(0.4);
+        out.push_back(keep ? in[0][i] * 1.5 + 0.25 : -0.75);
+      }
+      return out;
+    };
+  };
+  r[OpId::BernoulliDropout] = {[](const std::vector<Tensor>& in) {
+                                 Generator gen(99);
+                                 const Shape mask = in[0].size(1) == 1 ? in[0].shape() : Shape{in[0].size(0), 1};
+                                 return bernoulli_dropout(in[0], 0.4, DropoutAffine{1.5, 0.25, -0.75}, mask, gen);
+                               },
+                               {{"per row", {values({5, 7})}, bernoulli_ref(true)},
+                                {"per element", {values({9, 1})}, [](const std::vector<Values>& in) {
+                                   Values out;
+                                   for (size_t i = 0; i < in[0].size(); ++i) {
+                                     const bool keep = philox_word(PhiloxState{99, 0, 0}, i) >= dropout_threshold(0.4);
+                                     out.push_back(keep ? in[0][i] * 1.5 + 0.25 : -0.75);
+                                   }
+                                   return out;
+                                 }}},
+                               {{[] { bernoulli_dropout(Tensor::zeros({2, 3}), 0.5, {}, {2, 2}); }, "does not broadcast"},
+                                {[] { bernoulli_dropout(Tensor::zeros({2, 3}), 0.5, {}, {2}); }, "must have x's rank"},
+                                {[] { bernoulli_dropout(Tensor::zeros({2}), 2.0, {}, {2}); }, "outside [0, 1]"},
+                                {[] { bernoulli_dropout(Tensor::zeros({2}), 0.5, {std::nan(""), 0, 0}, {2}); },
+                                 "must be finite"}}};
+  // z from cuRAND's Box-Muller of the word pairs (test_curand.cpp checks box_muller against
+  // curand_normal2); x (1 + 0.5 z) + 0.1 z.
+  r[OpId::GaussianNoise] = {[](const std::vector<Tensor>& in) {
+                              Generator gen(7, 2);
+                              return gaussian_noise(in[0], 0.5, 0.1, gen);
+                            },
+                            {{"odd count", {values({5, 3})}, [](const std::vector<Values>& in) {
+                                Values out;
+                                const PhiloxState st{7, 2, 0};
+                                for (size_t i = 0; i < in[0].size(); ++i) {
+                                  const size_t j = i / 2;
+                                  const NormalPair z = box_muller(philox_word(st, 2 * j), philox_word(st, 2 * j + 1));
+                                  const double zi = i % 2 == 0 ? z.first : z.second;
+                                  out.push_back(in[0][i] * (1 + 0.5 * zi) + 0.1 * zi);
+                                }
+                                return out;
+                              }}},
+                            {{[] { gaussian_noise(Tensor::zeros({2}), -1.0, 0.0); }, "mul_sigma = -1"},
+                             {[] { gaussian_noise(Tensor::zeros({2}), 0.0, std::nan("")); }, "add_sigma = nan"}}};
+  r[OpId::Rand] = {[](const std::vector<Tensor>& in) {
+                     Generator gen(3, 1);
+                     return rand(in[0].shape(), in[0].dtype(), in[0].device(), gen);
+                   },
+                   {{"4x3", {values({4, 3})}, [](const std::vector<Values>& in) {
+                       Values out;
+                       for (size_t i = 0; i < in[0].size(); ++i)
+                         out.push_back((philox_word(PhiloxState{3, 1, 0}, i) + 0.5) / 4294967296.0);
+                       return out;
+                     }}},
+                   {{[] { rand({2}, DType::I64); }, "not floating point"}},
+                   false};
+  // DropBlock on [2, 2, 6, 5], block 3: blocks centred where a draw at rate gamma falls below
+  // the threshold (only where the block fits), the kept values scaled by numel / kept.
+  r[OpId::DropBlock] = {[](const std::vector<Tensor>& in) {
+                          Generator gen(2024);
+                          return dropblock(in[0], 0.35, 3, true, gen);
+                        },
+                        {{"2x2x6x5 block 3", {values({2, 2, 6, 5})}, [](const std::vector<Values>& in) {
+                            const int H = 6, W = 5, planes = 4;
+                            const uint64_t thr = dropout_threshold(0.35 / 9 * 30 / (4 * 3));
+                            std::vector<int> keep(in[0].size(), 1);
+                            for (int p = 0; p < planes; ++p)
+                              for (int h = 1; h < H - 1; ++h)
+                                for (int w = 1; w < W - 1; ++w)
+                                  if (philox_word(PhiloxState{2024, 0, 0}, p * H * W + h * W + w) < thr)
+                                    for (int dh = -1; dh <= 1; ++dh)
+                                      for (int dw = -1; dw <= 1; ++dw) keep[p * H * W + (h + dh) * W + w + dw] = 0;
+                            double kept = 0;
+                            for (int k : keep) kept += k;
+                            Values out;
+                            for (size_t i = 0; i < in[0].size(); ++i)
+                              out.push_back(keep[i] ? in[0][i] * (in[0].size() / kept) : 0.0);
+                            return out;
+                          }}},
+                        {{[] { dropblock(Tensor::zeros({1, 1, 4, 4}), 0.1, 2, true); }, "must be odd"},
+                         {[] { dropblock(Tensor::zeros({1, 1, 4, 4}), 0.1, 5, true); }, "larger than the 4x4"},
+                         {[] { dropblock(Tensor::zeros({4}), 0.1, 1, true); }, "[..., H, W]"},
+                         {[] { dropblock(Tensor::zeros({1, 1, 4, 4}), std::nan(""), 3, true); }, "outside [0, 1]"},
+                         {[] { dropblock(Tensor::zeros({1, 1, 4, 4}), -0.1, 3, true); }, "outside [0, 1]"}}};
+  r[OpId::BiasDropoutResidual] = {
+      [](const std::vector<Tensor>& in) {
+        Generator gen(11, 3);
+        return bias_dropout_residual(in[0], in[1], in[2], 0.25, true, gen);
+      },
+      {{"4x5", {values({4, 5}), values({5}, 1, 0, 2), values({4, 5}, 1, 0, 3)}, [](const std::vector<Values>& in) {
+          Values out;
+          for (size_t i = 0; i < in[0].size(); ++i) {
+            const bool keep = philox_word(PhiloxState{11, 3, 0}, i) >= dropout_threshold(0.25);
+            out.push_back(in[2][i] + (keep ? (in[0][i] + in[1][i % 5]) / 0.75 : 0.0));
+          }
+          return out;
+        }}},
+      {{[] { bias_dropout_residual(Tensor::zeros({2, 3}), Tensor::zeros({2}), Tensor::zeros({2, 3}), 0.1, true); },
+        "bias must be [3]"},
+       {[] { bias_dropout_residual(Tensor::zeros({2, 3}), Tensor::zeros({3}), Tensor::zeros({3, 2}), 0.1, true); },
+        "residual"},
+       {[] { bias_dropout_residual(Tensor::zeros({2, 3}), Tensor::zeros({3}), Tensor::zeros({2, 3}), 1.5, true); },
+        "outside [0, 1]"}}};
   return r;
 }
 

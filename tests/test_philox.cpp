@@ -33,7 +33,7 @@ TEST(Philox, Random123KnownAnswers) {
 
 TEST(Philox, DesignDocumentFirstWords) {
   std::vector<uint32_t> w(4);
-  cpu::philox_words(4, PhiloxState{42, 0, 0}, w.data());
+  cpu::philox_words(0, 4, PhiloxState{42, 0, 0}, w.data());
   EXPECT_EQ(w, (std::vector<uint32_t>{2632642643u, 2012563771u, 314527917u, 1463989207u}));
 }
 
@@ -48,7 +48,7 @@ TEST(Philox, KeepRuleEdgesAndRate) {
   const int64_t n = 1 << 20;
   std::vector<uint8_t> mask(n);
   for (double p : {0.1, 0.5, 0.9}) {
-    cpu::dropout_mask(n, PhiloxState{7, 0, 0}, dropout_threshold(p), mask.data());
+    cpu::dropout_mask(0, n, PhiloxState{7, 0, 0}, dropout_threshold(p), mask.data());
     double kept = 0;
     for (uint8_t m : mask) kept += m;
     const double sd = std::sqrt(p * (1 - p) / n);

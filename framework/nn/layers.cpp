@@ -25,12 +25,6 @@ Tensor Linear::forward(const Tensor& x) {
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 
-Dropout::Dropout(double p, Generator& gen) : p_(p), gen_(&gen) {
-  MINIDL_CHECK(p >= 0.0 && p <= 1.0, "Dropout: p = {} is outside [0, 1]", p);
-}
-
-Tensor Dropout::forward(const Tensor& x) { return dropout(x, p_, is_training(), *gen_); }
-
 Sequential& Sequential::add(std::shared_ptr<Module> module) {
   register_module(std::to_string(modules_.size()), module);
   modules_.push_back(std::move(module));

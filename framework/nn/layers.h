@@ -28,18 +28,6 @@ class ReLU : public Module {
   Tensor forward(const Tensor& x) override;
 };
 
-// Inverted dropout (framework/ops/ops.h dropout) while training, identity in eval mode.
-class Dropout : public Module {
- public:
-  explicit Dropout(double p, Generator& gen = default_generator());
-  Tensor forward(const Tensor& x) override;
-  double p() const { return p_; }
-
- private:
-  double p_;
-  Generator* gen_;
-};
-
 // Runs its children in order; they are named "0", "1", ...
 class Sequential : public Module {
  public:

@@ -3,6 +3,7 @@
 // torch.nn model unchanged.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,6 +35,9 @@ class Module {
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
+
+  // Calls fn on every child, depth first, then on this module (torch.nn.Module.apply).
+  void apply(const std::function<void(Module&)>& fn);
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor value);

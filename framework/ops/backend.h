@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "framework/core/tensor.h"
+#include "kernels/common/dropout_rules.h"
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/unary.h"
@@ -75,9 +76,21 @@ class Backend {
   // grad_loss: the one-element gradient of the loss, on this device.
   virtual void cross_entropy_backward(const Tensor& grad_logits, const Tensor& logits, const Tensor& target,
                                       const Tensor& row_lse, const Tensor& grad_loss) = 0;
-  // out = keep ? x * scale : 0, contiguous; the mask comes from the Philox words of `state`.
-  virtual void dropout(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
-                       double scale) = 0;
+  // The dropout family (kernels/cpu/dropout.h states each rule). Tensors are contiguous; masks
+  // come from the Philox words of `state`. mask: u8; bits: i32 words holding the 1-bit mask.
+  virtual void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) = 0;
+  virtual void dropout_affine(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
+                              const DropoutAffine& rule) = 0;
+  virtual void dropout_pack_mask(const Tensor& bits, int64_t n, const PhiloxState& state, uint64_t threshold) = 0;
+  virtual void dropout_apply_packed(const Tensor& out, const Tensor& x, const Tensor& bits, double scale) = 0;
+  virtual void gaussian_noise(const Tensor& out, const Tensor& x, const PhiloxState& state, double mul_sigma,
+                              double add_sigma) = 0;
+  virtual void uniform_fill(const Tensor& out, const PhiloxState& state) = 0;
+  // mask [planes, height, width] from the u8 Bernoulli(gamma) keep flags `draws` of the same shape.
+  virtual void dropblock_mask(const Tensor& mask, const Tensor& draws, int64_t block) = 0;
+  // x and residual of out's shape, bias [cols] with cols = out's last dim.
+  virtual void bias_dropout_residual(const Tensor& out, const Tensor& x, const Tensor& bias, const Tensor& residual,
+                                     const PhiloxState& state, uint64_t threshold, double scale) = 0;
   // One optimizer step over many parameter tensors, with the rule of `rule`'s alternative: every
   // tensor of a call shares the dtype and the rule's params (the optimizer groups them); the
   // device's kernels serve them in as few launches as they can.

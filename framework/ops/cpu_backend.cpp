@@ -138,12 +138,73 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void dropout(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
-               double scale) override {
+  void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) override {
+    parallel_for(mask.numel(), [&](int64_t b, int64_t e) {
+      cpu::dropout_mask(b, e, state, threshold, mask.data<uint8_t>());
+    });
+  }
+
+  void dropout_affine(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
+                      const DropoutAffine& rule) override {
     visit_floating(x.dtype(), "dropout", [&](auto tag) {
       using T = decltype(tag);
       parallel_for(x.numel(), [&](int64_t b, int64_t e) {
-        cpu::dropout_apply<T>(b, e, state, threshold, static_cast<T>(scale), out.data<T>(), x.data<T>());
+        cpu::dropout_affine<T>(b, e, state, threshold, rule, out.data<T>(), x.data<T>());
+      });
+    });
+  }
+
+  void dropout_pack_mask(const Tensor& bits, int64_t n, const PhiloxState& state, uint64_t threshold) override {
+    uint32_t* words = reinterpret_cast<uint32_t*>(bits.data<int32_t>());
+    parallel_for(bits.numel(), [&](int64_t b, int64_t e) { cpu::dropout_pack_mask(b, e, n, state, threshold, words); });
+  }
+
+  void dropout_apply_packed(const Tensor& out, const Tensor& x, const Tensor& bits, double scale) override {
+    visit_floating(x.dtype(), "dropout", [&](auto tag) {
+      using T = decltype(tag);
+      const uint32_t* words = reinterpret_cast<const uint32_t*>(bits.data<int32_t>());
+      parallel_for(x.numel(), [&](int64_t b, int64_t e) {
+        cpu::dropout_apply_packed<T>(b, e, words, static_cast<T>(scale), out.data<T>(), x.data<T>());
+      });
+    });
+  }
+
+  void gaussian_noise(const Tensor& out, const Tensor& x, const PhiloxState& state, double mul_sigma,
+                      double add_sigma) override {
+    visit_floating(x.dtype(), "gaussian noise", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t n = x.numel();
+      parallel_for((n + 1) / 2, [&](int64_t b, int64_t e) {
+        cpu::gaussian_noise<T>(b, e, n, state, static_cast<T>(mul_sigma), static_cast<T>(add_sigma), out.data<T>(),
+                               x.data<T>());
+      });
+    });
+  }
+
+  void uniform_fill(const Tensor& out, const PhiloxState& state) override {
+    visit_floating(out.dtype(), "rand", [&](auto tag) {
+      using T = decltype(tag);
+      parallel_for(out.numel(), [&](int64_t b, int64_t e) { cpu::uniform_fill<T>(b, e, state, out.data<T>()); });
+    });
+  }
+
+  void dropblock_mask(const Tensor& mask, const Tensor& draws, int64_t block) override {
+    visit_floating(mask.dtype(), "dropblock", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t height = mask.size(-2), width = mask.size(-1);
+      const int64_t planes = height * width == 0 ? 0 : mask.numel() / (height * width);
+      for (int64_t p = 0; p < planes; ++p)
+        cpu::dropblock_mask<T>(p, p + 1, height, width, block, draws.data<uint8_t>(), mask.data<T>());
+    });
+  }
+
+  void bias_dropout_residual(const Tensor& out, const Tensor& x, const Tensor& bias, const Tensor& residual,
+                             const PhiloxState& state, uint64_t threshold, double scale) override {
+    visit_floating(x.dtype(), "bias_dropout_residual", [&](auto tag) {
+      using T = decltype(tag);
+      parallel_for(x.numel(), [&](int64_t b, int64_t e) {
+        cpu::bias_dropout_residual<T>(b, e, out.size(-1), state, threshold, static_cast<T>(scale), out.data<T>(),
+                                      x.data<T>(), bias.data<T>(), residual.data<T>());
       });
     });
   }

@@ -125,12 +125,62 @@ class DeviceBackend final : public Backend {
     });
   }
 
-  void dropout(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
-               double scale) override {
+  void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) override {
+    kernels::dropout_mask(mask.numel(), state, threshold, mask.data<uint8_t>(), kDefaultStream);
+  }
+
+  void dropout_affine(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
+                      const DropoutAffine& rule) override {
     visit_floating(x.dtype(), "dropout", [&](auto tag) {
       using T = decltype(tag);
-      kernels::dropout_apply<T>(x.numel(), state, threshold, static_cast<T>(scale), out.data<T>(), x.data<T>(),
-                                kDefaultStream);
+      kernels::dropout_affine<T>(x.numel(), state, threshold, rule, out.data<T>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void dropout_pack_mask(const Tensor& bits, int64_t n, const PhiloxState& state, uint64_t threshold) override {
+    kernels::dropout_pack_mask(n, state, threshold, reinterpret_cast<uint32_t*>(bits.data<int32_t>()), kDefaultStream);
+  }
+
+  void dropout_apply_packed(const Tensor& out, const Tensor& x, const Tensor& bits, double scale) override {
+    visit_floating(x.dtype(), "dropout", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::dropout_apply_packed<T>(x.numel(), reinterpret_cast<const uint32_t*>(bits.data<int32_t>()),
+                                       static_cast<T>(scale), out.data<T>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void gaussian_noise(const Tensor& out, const Tensor& x, const PhiloxState& state, double mul_sigma,
+                      double add_sigma) override {
+    visit_floating(x.dtype(), "gaussian noise", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::gaussian_noise<T>(x.numel(), state, static_cast<T>(mul_sigma), static_cast<T>(add_sigma),
+                                 out.data<T>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void uniform_fill(const Tensor& out, const PhiloxState& state) override {
+    visit_floating(out.dtype(), "rand", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::uniform_fill<T>(out.numel(), state, out.data<T>(), kDefaultStream);
+    });
+  }
+
+  void dropblock_mask(const Tensor& mask, const Tensor& draws, int64_t block) override {
+    visit_floating(mask.dtype(), "dropblock", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t height = mask.size(-2), width = mask.size(-1);
+      const int64_t planes = height * width == 0 ? 0 : mask.numel() / (height * width);
+      kernels::dropblock_mask<T>(planes, height, width, block, draws.data<uint8_t>(), mask.data<T>(), kDefaultStream);
+    });
+  }
+
+  void bias_dropout_residual(const Tensor& out, const Tensor& x, const Tensor& bias, const Tensor& residual,
+                             const PhiloxState& state, uint64_t threshold, double scale) override {
+    visit_floating(x.dtype(), "bias_dropout_residual", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::bias_dropout_residual<T>(x.numel(), out.size(-1), state, threshold, static_cast<T>(scale),
+                                        out.data<T>(), x.data<T>(), bias.data<T>(), residual.data<T>(),
+                                        kDefaultStream);
     });
   }
 

@@ -4,6 +4,7 @@
 
 #include "framework/ops/backend.h"
 #include "framework/ops/ops.h"
+#include "framework/ops/random_masks.h"
 
 namespace minidl::grad {
 
@@ -141,12 +142,43 @@ Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target) {
   return {ga, minidl::neg(ga)};
 }
 
-// The forward mask, regenerated from the same Philox words: dx = g * keep * scale.
-Grads dropout(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale) {
-  const Tensor gc = minidl::contiguous(g);
+// The random ops' masks and noise, regenerated from the same Philox words (none is stored but
+// dropout_packed's bits): dx = g * d(out)/dx elementwise.
+Grads bernoulli_dropout(const Tensor& g, const PhiloxState& state, uint64_t threshold, const DropoutAffine& rule,
+                        const Shape& mask_shape) {
+  const DropoutAffine slope{rule.keep_scale, 0, 0};
+  if (mask_shape == g.shape()) {
+    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+    backend_for(g.device()).dropout_affine(gx, minidl::contiguous(g), state, threshold, slope);
+    return {gx};
+  }
+  return {g * mask_factors(mask_shape, g.dtype(), g.device(), state, threshold, slope).scale};
+}
+
+Grads dropout_packed(const Tensor& g, const Tensor& bits, double scale) {
   Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-  backend_for(g.device()).dropout(gx, gc, state, threshold, scale);
+  backend_for(g.device()).dropout_apply_packed(gx, minidl::contiguous(g), bits, scale);
   return {gx};
+}
+
+Grads gaussian_noise(const Tensor& g, const PhiloxState& state, double mul_sigma) {
+  if (mul_sigma == 0) return {g};  // additive noise: the slope is 1
+  Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+  backend_for(g.device()).gaussian_noise(gx, minidl::contiguous(g), state, mul_sigma, 0.0);
+  return {gx};
+}
+
+Grads dropblock(const Tensor& g, const PhiloxState& state, uint64_t threshold, int64_t block, double scale) {
+  const Tensor mask = dropblock_mask(g.shape(), g.dtype(), g.device(), state, threshold, block);
+  return {g * mask * scale};
+}
+
+// out = residual + dropout(x + bias): dx = dropout(g), dbias = dx summed over rows (by the
+// engine's broadcast reduction), dresidual = g.
+Grads bias_dropout_residual(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale) {
+  Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+  backend_for(g.device()).dropout_affine(gx, minidl::contiguous(g), state, threshold, DropoutAffine{scale, 0, 0});
+  return {gx, gx, g};
 }
 
 }  // namespace minidl::grad

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "framework/core/tensor.h"
+#include "kernels/common/dropout_rules.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/unary.h"
 
@@ -34,6 +35,11 @@ Grads to_device(const Tensor& g, Device input_device);
 Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim);
 Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target, const Tensor& row_lse);
 Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target);
-Grads dropout(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale);
+Grads bernoulli_dropout(const Tensor& g, const PhiloxState& state, uint64_t threshold, const DropoutAffine& rule,
+                        const Shape& mask_shape);
+Grads dropout_packed(const Tensor& g, const Tensor& bits, double scale);
+Grads gaussian_noise(const Tensor& g, const PhiloxState& state, double mul_sigma);
+Grads dropblock(const Tensor& g, const PhiloxState& state, uint64_t threshold, int64_t block, double scale);
+Grads bias_dropout_residual(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale);
 
 }  // namespace minidl::grad

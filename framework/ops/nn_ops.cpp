@@ -1,4 +1,4 @@
-// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE, dropout.
+// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE.
 #include <cmath>
 
 #include "framework/autograd/node.h"
@@ -68,23 +68,6 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
   record_op("mse_loss", {input, target}, loss, {input, target},
             [](const Tensor& g, const std::vector<Tensor>& s) { return grad::mse_loss(g, s[0], s[1]); });
   return loss;
-}
-
-Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
-  check_floating(x, "dropout");
-  MINIDL_CHECK(p >= 0.0 && p <= 1.0, "dropout: p = {} is outside [0, 1]", p);
-  if (!training || p == 0.0) return x;
-  // p = 1 drops everything; the scale is then irrelevant and kept finite.
-  const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
-  const uint64_t threshold = dropout_threshold(p);
-  const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));
-  const Tensor xc = contiguous(x.detach());
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_for(x.device()).dropout(out, xc, state, threshold, scale);
-  record_op("dropout", {x}, out, {}, [state, threshold, scale](const Tensor& g, const std::vector<Tensor>&) {
-    return grad::dropout(g, state, threshold, scale);
-  });
-  return out;
 }
 
 }  // namespace minidl

@@ -15,7 +15,7 @@ enum class OpId {
   Sum, Mean, Max, Argmax,
   Reshape, Permute, Slice, Expand, Cat, Stack, Contiguous, Cast, ToDevice,
   Softmax, LogSoftmax, CrossEntropy, MseLoss,
-  Dropout,
+  Dropout, DropoutPacked, BernoulliDropout, GaussianNoise, Rand, DropBlock, BiasDropoutResidual,
   Count
 };
 
@@ -38,6 +38,8 @@ inline constexpr std::array<OpSpec, static_cast<size_t>(OpId::Count)> kOpSpecs{{
     {"to_device", true, false},
     {"softmax", true, false},    {"log_softmax", true, false}, {"cross_entropy", true, false},
     {"mse_loss", true, false},   {"dropout", true, true},
+    {"dropout_packed", true, true}, {"bernoulli_dropout", true, true}, {"gaussian_noise", true, true},
+    {"rand", false, true},          {"dropblock", true, true},         {"bias_dropout_residual", true, true},
 }};
 static_assert(kOpSpecs.size() == static_cast<size_t>(OpId::Count), "every OpId needs an OpSpec");
 

@@ -6,6 +6,7 @@
 
 #include "framework/core/tensor.h"
 #include "framework/random/generator.h"
+#include "kernels/common/dropout_rules.h"
 
 namespace minidl {
 
@@ -75,9 +76,35 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor cross_entropy(const Tensor& logits, const Tensor& target);
 Tensor mse_loss(const Tensor& input, const Tensor& target);  // mean squared error
 
+// Random ops (framework/ops/random_ops.cpp). Each draws its words from gen (docs/reproducibility.md):
+// element i (or mask element i) uses word (offset + i), so results are identical on every device
+// and launch configuration; backward regenerates the mask from the same words.
+
 // Inverted dropout: in training, keeps element i iff word (offset + i) of gen's stream clears
 // the threshold of p, and scales kept values by 1 / (1 - p). Identity when !training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator());
+// The same values, with the mask stored as 1 bit per element for backward instead of regenerated.
+Tensor dropout_packed(const Tensor& x, double p, bool training, Generator& gen = default_generator());
+// Bernoulli dropout in its general form: a mask of mask_shape (x's shape, or x's with some dims 1
+// so that one draw covers a whole channel, sample or row), drop probability p; kept elements
+// become x * rule.keep_scale + rule.keep_shift, dropped ones rule.drop_value.
+Tensor bernoulli_dropout(const Tensor& x, double p, const DropoutAffine& rule, const Shape& mask_shape,
+                         Generator& gen = default_generator());
+// x * (1 + mul_sigma * z) + add_sigma * z with z ~ N(0, 1) per element: elements 2j, 2j + 1 take
+// the Box-Muller pair of words (offset + 2j, offset + 2j + 1), as curand_normal2 computes it.
+Tensor gaussian_noise(const Tensor& x, double mul_sigma, double add_sigma, Generator& gen = default_generator());
+// Uniform in (0, 1): (word + 1/2) / 2^32, one word per element (not differentiable).
+Tensor rand(const Shape& shape, DType dtype = DType::F32, Device device = kCPU, Generator& gen = default_generator());
+// DropBlock (Ghiasi et al. 2018) on x [..., H, W]: blocks of block_size x block_size (odd) are
+// dropped around seeds drawn with rate gamma = dropblock_gamma(p, ...) at the positions where a
+// whole block fits; the kept values are scaled by numel / kept. Identity when !training or p == 0.
+Tensor dropblock(const Tensor& x, double p, int64_t block_size, bool training, Generator& gen = default_generator());
+// gamma = p / block^2 * H W / ((H - block + 1)(W - block + 1)): the seed rate whose blocks would
+// drop a fraction p of the map if they did not overlap.
+double dropblock_gamma(double p, int64_t block_size, int64_t height, int64_t width);
+// residual + dropout(x + bias) in one kernel (the transformer's hot path); bias is [x's last dim].
+Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& residual, double p, bool training,
+                             Generator& gen = default_generator());
 
 // In-place writes (they bump the version counter of the storage).
 void copy_(const Tensor& dst, const Tensor& src);

@@ -1,9 +1,12 @@
-// Dropout on the Philox contract (kernels/common/philox.h). Each thread serves the 4 elements of
-// one Philox block (what curand4 returns), in a grid-stride loop: element i always uses word
-// (offset + i), so the mask does not depend on the grid, the block size or the device.
+// The dropout family on the Philox contract (kernels/common/philox.h). Most kernels give each
+// thread the elements of one Philox block (what curand4 returns), in a grid-stride loop: element i
+// always uses word (offset + i), so no result depends on the grid, the block size or the device.
+// The element rules come from kernels/common/dropout_rules.h, shared with the CPU reference.
 #include <cstdint>
 
+#include "kernels/common/dropout_rules.h"
 #include "kernels/common/philox.h"
+#include "kernels/cuda/grid_stride.h"
 #include "kernels/cuda/launch.h"
 
 namespace minidl::MINIDL_CUDA_NS {
@@ -12,43 +15,96 @@ namespace minidl::MINIDL_CUDA_NS {
 
 namespace {
 
-// Calls fn(i, word) for the elements of Philox block `group` of the op's words, where group 0
-// starts at the block holding word `offset` (a first partial block when offset % 4 != 0).
-template <typename Fn>
-__device__ void for_group_words(int64_t group, int64_t n, const PhiloxState& state, Fn fn) {
-  const int64_t lead = static_cast<int64_t>(state.offset % 4);
-  const PhiloxBlock words = philox_block(state, state.offset / 4 + static_cast<uint64_t>(group));
-  for (int j = 0; j < 4; ++j) {
-    const int64_t i = group * 4 + j - lead;
-    if (i >= 0 && i < n) fn(i, words.w[j]);
-  }
-}
-
-__device__ int64_t group_count(int64_t n, const PhiloxState& state) {
+// Groups are the Philox blocks an op's words fall in: group 0 starts at the block holding word
+// `offset` (a first partial block when offset % 4 != 0).
+__device__ FW_INLINE int64_t group_count(int64_t n, const PhiloxState& state) {
   return (n + static_cast<int64_t>(state.offset % 4) + 3) / 4;
 }
 
-template <typename T>
-__global__ void dropout_apply_kernel(int64_t n, PhiloxState state, uint64_t threshold, T scale, T* out, const T* x) {
-  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
-  for (int64_t g = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; g < group_count(n, state); g += stride) {
-    for_group_words(g, n, state, [&](int64_t i, uint32_t word) {
-      out[i] = dropout_keep(word, threshold) ? x[i] * scale : T(0);
-    });
-  }
-}
-
-__global__ void dropout_mask_kernel(int64_t n, PhiloxState state, uint64_t threshold, uint8_t* mask) {
-  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
-  for (int64_t g = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; g < group_count(n, state); g += stride) {
-    for_group_words(g, n, state, [&](int64_t i, uint32_t word) { mask[i] = dropout_keep(word, threshold) ? 1 : 0; });
+// Calls fn(i, word) for each element i < n served by this thread's groups.
+template <typename Fn>
+__device__ void for_my_words(int64_t n, const PhiloxState& state, Fn fn) {
+  const int64_t lead = static_cast<int64_t>(state.offset % 4);
+  for (int64_t g = thread_index(); g < group_count(n, state); g += thread_count()) {
+    const PhiloxBlock words = philox_block(state, state.offset / 4 + static_cast<uint64_t>(g));
+    for (int j = 0; j < 4; ++j) {
+      const int64_t i = g * 4 + j - lead;
+      if (i >= 0 && i < n) fn(i, words.w[j]);
+    }
   }
 }
 
 __global__ void philox_words_kernel(int64_t n, PhiloxState state, uint32_t* words) {
-  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
-  for (int64_t g = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; g < group_count(n, state); g += stride) {
-    for_group_words(g, n, state, [&](int64_t i, uint32_t word) { words[i] = word; });
+  for_my_words(n, state, [&](int64_t i, uint32_t word) { words[i] = word; });
+}
+
+__global__ void dropout_mask_kernel(int64_t n, PhiloxState state, uint64_t threshold, uint8_t* mask) {
+  for_my_words(n, state, [&](int64_t i, uint32_t word) { mask[i] = dropout_keep(word, threshold) ? 1 : 0; });
+}
+
+template <typename T>
+__global__ void dropout_affine_kernel(int64_t n, PhiloxState state, uint64_t threshold, T scale, T shift, T dropped,
+                                      T* out, const T* x) {
+  for_my_words(n, state, [&](int64_t i, uint32_t word) {
+    out[i] = dropout_keep(word, threshold) ? scale_shift(x[i], scale, shift) : dropped;
+  });
+}
+
+template <typename T>
+__global__ void uniform_fill_kernel(int64_t n, PhiloxState state, T* out) {
+  for_my_words(n, state, [&](int64_t i, uint32_t word) { out[i] = static_cast<T>(uniform_open(word)); });
+}
+
+template <typename T>
+__global__ void bias_dropout_residual_kernel(int64_t n, PhiloxState state, uint64_t threshold, int64_t cols, T scale,
+                                             T* out, const T* x, const T* bias, const T* residual) {
+  for_my_words(n, state, [&](int64_t i, uint32_t word) {
+    out[i] = dropout_keep(word, threshold) ? fused_multiply_add(x[i] + bias[i % cols], scale, residual[i]) : residual[i];
+  });
+}
+
+// One thread per 32-bit word of the mask: its 32 elements' words, a Philox block per 4 of them.
+__global__ void dropout_pack_mask_kernel(int64_t words, int64_t n, PhiloxState state, uint64_t threshold,
+                                         uint32_t* bits) {
+  for (int64_t k = thread_index(); k < words; k += thread_count()) {
+    uint32_t packed = 0;
+    PhiloxBlock block{};
+    for (int j = 0; j < 32 && 32 * k + j < n; ++j) {
+      const uint64_t position = state.offset + static_cast<uint64_t>(32 * k + j);
+      if (j == 0 || position % 4 == 0) block = philox_block(state, position / 4);
+      packed |= static_cast<uint32_t>(dropout_keep(block.w[position % 4], threshold)) << j;
+    }
+    bits[k] = packed;
+  }
+}
+
+template <typename T>
+__global__ void dropout_apply_packed_kernel(int64_t n, const uint32_t* bits, T scale, T* out, const T* x) {
+  for (int64_t i = thread_index(); i < n; i += thread_count())
+    out[i] = (bits[i / 32] >> (i % 32)) & 1u ? x[i] * scale : T(0);
+}
+
+// One thread per Box-Muller pair j: elements 2j and 2j + 1 from words (offset + 2j, offset + 2j + 1).
+template <typename T>
+__global__ void gaussian_noise_kernel(int64_t pairs, int64_t n, PhiloxState state, T mul_sigma, T add_sigma, T* out,
+                                      const T* x) {
+  for (int64_t j = thread_index(); j < pairs; j += thread_count()) {
+    const uint64_t position = state.offset + static_cast<uint64_t>(2 * j);
+    const PhiloxBlock block = philox_block(state, position / 4);
+    const uint32_t second = position % 4 == 3 ? philox_block(state, position / 4 + 1).w[0] : block.w[position % 4 + 1];
+    const NormalPair z = box_muller(block.w[position % 4], second);
+    out[2 * j] = gaussian_noise_rule(x[2 * j], static_cast<T>(z.first), mul_sigma, add_sigma);
+    if (2 * j + 1 < n) out[2 * j + 1] = gaussian_noise_rule(x[2 * j + 1], static_cast<T>(z.second), mul_sigma, add_sigma);
+  }
+}
+
+template <typename T>
+__global__ void dropblock_mask_kernel(int64_t n, int64_t height, int64_t width, int64_t block, const uint8_t* draws,
+                                      T* mask) {
+  const int64_t plane = height * width;
+  for (int64_t i = thread_index(); i < n; i += thread_count()) {
+    const int64_t p = i / plane, h = (i % plane) / width, w = i % width;
+    mask[i] = static_cast<T>(dropblock_keep(draws + p * plane, h, w, height, width, block));
   }
 }
 
@@ -61,22 +117,76 @@ void launch_groups(KernelName name, void (*kernel)(int64_t, PhiloxState, Params.
   launch(name, kernel, grid_for(groups), dim3(launch_policy().block), 0, stream, n, state, args...);
 }
 
+// Launches one thread per item (items > 0) with the item count first.
+template <typename... Params, typename... Args>
+void launch_items(KernelName name, void (*kernel)(int64_t, Params...), int64_t items, Stream stream, Args... args) {
+  if (items <= 0) return;
+  launch(name, kernel, grid_for(items), dim3(launch_policy().block), 0, stream, items, args...);
+}
+
 }  // namespace
 
-template <typename T>
-void dropout_apply(int64_t n, const PhiloxState& state, uint64_t threshold, T scale, T* out, const T* x, Stream stream) {
-  launch_groups("dropout_apply", dropout_apply_kernel<T>, n, state, stream, threshold, scale, out, x);
+void philox_words(int64_t n, const PhiloxState& state, uint32_t* words, Stream stream) {
+  launch_groups("philox_words", philox_words_kernel, n, state, stream, words);
 }
 
 void dropout_mask(int64_t n, const PhiloxState& state, uint64_t threshold, uint8_t* mask, Stream stream) {
   launch_groups("dropout_mask", dropout_mask_kernel, n, state, stream, threshold, mask);
 }
 
-void philox_words(int64_t n, const PhiloxState& state, uint32_t* words, Stream stream) {
-  launch_groups("philox_words", philox_words_kernel, n, state, stream, words);
+template <typename T>
+void dropout_affine(int64_t n, const PhiloxState& state, uint64_t threshold, const DropoutAffine& rule, T* out,
+                    const T* x, Stream stream) {
+  launch_groups("dropout_affine", dropout_affine_kernel<T>, n, state, stream, threshold,
+                static_cast<T>(rule.keep_scale), static_cast<T>(rule.keep_shift), static_cast<T>(rule.drop_value), out,
+                x);
 }
 
-template void dropout_apply<float>(int64_t, const PhiloxState&, uint64_t, float, float*, const float*, Stream);
-template void dropout_apply<double>(int64_t, const PhiloxState&, uint64_t, double, double*, const double*, Stream);
+void dropout_pack_mask(int64_t n, const PhiloxState& state, uint64_t threshold, uint32_t* bits, Stream stream) {
+  launch_items("dropout_pack_mask", dropout_pack_mask_kernel, (n + 31) / 32, stream, n, state, threshold, bits);
+}
+
+template <typename T>
+void dropout_apply_packed(int64_t n, const uint32_t* bits, T scale, T* out, const T* x, Stream stream) {
+  launch_items("dropout_apply_packed", dropout_apply_packed_kernel<T>, n, stream, bits, scale, out, x);
+}
+
+template <typename T>
+void gaussian_noise(int64_t n, const PhiloxState& state, T mul_sigma, T add_sigma, T* out, const T* x, Stream stream) {
+  launch_items("gaussian_noise", gaussian_noise_kernel<T>, (n + 1) / 2, stream, n, state, mul_sigma, add_sigma, out,
+               x);
+}
+
+template <typename T>
+void uniform_fill(int64_t n, const PhiloxState& state, T* out, Stream stream) {
+  launch_groups("uniform_fill", uniform_fill_kernel<T>, n, state, stream, out);
+}
+
+template <typename T>
+void dropblock_mask(int64_t planes, int64_t height, int64_t width, int64_t block, const uint8_t* draws, T* mask,
+                    Stream stream) {
+  launch_items("dropblock_mask", dropblock_mask_kernel<T>, planes * height * width, stream, height, width, block,
+               draws, mask);
+}
+
+template <typename T>
+void bias_dropout_residual(int64_t n, int64_t cols, const PhiloxState& state, uint64_t threshold, T scale, T* out,
+                           const T* x, const T* bias, const T* residual, Stream stream) {
+  launch_groups("bias_dropout_residual", bias_dropout_residual_kernel<T>, n, state, stream, threshold, cols, scale,
+                out, x, bias, residual);
+}
+
+#define MINIDL_DROPOUT_INSTANTIATE(T)                                                                              \
+  template void dropout_affine<T>(int64_t, const PhiloxState&, uint64_t, const DropoutAffine&, T*, const T*,      \
+                                  Stream);                                                                         \
+  template void dropout_apply_packed<T>(int64_t, const uint32_t*, T, T*, const T*, Stream);                        \
+  template void gaussian_noise<T>(int64_t, const PhiloxState&, T, T, T*, const T*, Stream);                        \
+  template void uniform_fill<T>(int64_t, const PhiloxState&, T*, Stream);                                          \
+  template void dropblock_mask<T>(int64_t, int64_t, int64_t, int64_t, const uint8_t*, T*, Stream);                 \
+  template void bias_dropout_residual<T>(int64_t, int64_t, const PhiloxState&, uint64_t, T, T*, const T*, const T*, \
+                                         const T*, Stream);
+MINIDL_DROPOUT_INSTANTIATE(float)
+MINIDL_DROPOUT_INSTANTIATE(double)
+#undef MINIDL_DROPOUT_INSTANTIATE
 
 }  // namespace minidl::MINIDL_CUDA_NS

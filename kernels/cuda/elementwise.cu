@@ -17,6 +17,7 @@
 
 #include "kernels/common/strided.h"
 #include "kernels/common/unary.h"
+#include "kernels/cuda/grid_stride.h"
 #include "kernels/cuda/launch.h"
 
 namespace minidl::MINIDL_CUDA_NS {
@@ -24,9 +25,6 @@ namespace minidl::MINIDL_CUDA_NS {
 #include "kernels/cuda/elementwise.inc"
 
 namespace {
-
-__device__ FW_INLINE int64_t thread_index() { return int64_t{blockIdx.x} * blockDim.x + threadIdx.x; }
-__device__ FW_INLINE int64_t thread_count() { return int64_t{gridDim.x} * blockDim.x; }
 
 // 16 bytes of T, for one vector load or store.
 template <typename T>

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/common/dropout_rules.h"
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/reduce_kind.h"

@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "kernels/cuda/block_reduce.h"
+#include "kernels/cuda/grid_stride.h"
 #include "kernels/cuda/launch.h"
 
 namespace minidl::MINIDL_CUDA_NS {
@@ -173,8 +174,7 @@ __global__ void cross_entropy_backward_kernel(int64_t n, int64_t rows, int64_t c
                                               const int64_t* target, const T* row_lse, const T* grad_loss,
                                               T* grad_logits) {
   const T scale = *grad_loss / static_cast<T>(rows);
-  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
-  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += stride) {
+  for (int64_t i = thread_index(); i < n; i += thread_count()) {
     const int64_t r = i / classes, c = i % classes;
     const T p = exp_t(logits[i] - row_lse[r]);
     grad_logits[i] = scale * (p - (c == target[r] ? T(1) : T(0)));

@@ -118,8 +118,19 @@ int main(int argc, char** argv) {
     memory_bound("binary add", 3 * n * f, [&] {
       cuda::binary_forward<float>(BinaryKind::Add, n, y, x, contiguous, g, contiguous, nullptr);
     });
-    memory_bound("dropout forward p=0.5", 2 * n * f, [&] {
-      cuda::dropout_apply<float>(n, state, dropout_threshold(0.5), 2.0f, y, x, nullptr);
+    memory_bound("dropout forward p=0.1", 2 * n * f, [&] {
+      cuda::dropout_affine<float>(n, state, dropout_threshold(0.1), DropoutAffine{1 / 0.9, 0, 0}, y, x, nullptr);
+    });
+    uint32_t* bits = device_buffer<uint32_t>((n + 31) / 32, 0.f);
+    memory_bound("dropout pack 1-bit mask", n * f / 32, [&] {
+      cuda::dropout_pack_mask(n, state, dropout_threshold(0.1), bits, nullptr);
+    });
+    memory_bound("dropout apply 1-bit mask", 2 * n * f + n * f / 32, [&] {
+      cuda::dropout_apply_packed<float>(n, bits, 1 / 0.9f, y, x, nullptr);
+    });
+    memory_bound("gaussian dropout", 2 * n * f, [&] { cuda::gaussian_noise<float>(n, state, 0.33f, 0.f, y, x, nullptr); });
+    memory_bound("bias+dropout+residual", 3 * n * f, [&] {
+      cuda::bias_dropout_residual<float>(n, 1024, state, dropout_threshold(0.1), 1 / 0.9f, y, x, g, m, nullptr);
     });
     memory_bound("reduce sum rows (1024)", n * f, [&] {
       cuda::reduce<float>(ReduceKind::Sum, n / 1024, 1024, 1, y, x, nullptr);

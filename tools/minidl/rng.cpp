@@ -26,11 +26,11 @@ void run_rng(const RngOptions& o, bool mask) {
   if (mask) {
     MINIDL_CHECK(o.dropout >= 0.0 && o.dropout <= 1.0, "--dropout {} is outside [0, 1]", o.dropout);
     std::vector<uint8_t> keep(static_cast<size_t>(o.count));
-    cpu::dropout_mask(o.count, state, dropout_threshold(o.dropout), keep.data());
+    cpu::dropout_mask(0, o.count, state, dropout_threshold(o.dropout), keep.data());
     for (uint8_t k : keep) out += k ? "1\n" : "0\n";
   } else {
     std::vector<uint32_t> words(static_cast<size_t>(o.count));
-    cpu::philox_words(o.count, state, words.data());
+    cpu::philox_words(0, o.count, state, words.data());
     for (uint32_t w : words) out += fmt::format("{}\n", w);
   }
   fmt::print("{}", out);

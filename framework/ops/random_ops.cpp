@@ -1,0 +1,172 @@
+// Random ops on the Philox contract (docs/reproducibility.md): each reserves its words from a
+// Generator before it runs, so the result is a pure function of (seed, stream, offset) on every
+// device. Backward regenerates masks and noise from the same words; only dropout_packed stores
+// its mask (1 bit per element).
+#include <cmath>
+
+#include "framework/autograd/node.h"
+#include "framework/ops/backend.h"
+#include "framework/ops/checks.h"
+#include "framework/ops/gradients.h"
+#include "framework/ops/ops.h"
+#include "framework/ops/random_masks.h"
+
+namespace minidl {
+
+namespace {
+
+void check_probability(double p, const char* op) {
+  MINIDL_CHECK(p >= 0.0 && p <= 1.0, "{}: p = {} is outside [0, 1]", op, p);
+}
+
+void check_finite(double value, const char* op, const char* what) {
+  MINIDL_CHECK(std::isfinite(value), "{}: {} = {} must be finite", op, what, value);
+}
+
+// The inverted-dropout scale; p = 1 drops everything, and the scale is then kept finite.
+double inverted_scale(double p) { return p < 1.0 ? 1.0 / (1.0 - p) : 0.0; }
+
+}  // namespace
+
+Tensor bernoulli_dropout(const Tensor& x, double p, const DropoutAffine& rule, const Shape& mask_shape, Generator& gen) {
+  check_floating(x, "bernoulli_dropout");
+  check_probability(p, "bernoulli_dropout");
+  for (double v : {rule.keep_scale, rule.keep_shift, rule.drop_value}) check_finite(v, "bernoulli_dropout", "rule value");
+  MINIDL_CHECK(mask_shape.size() == x.shape().size(),
+               "bernoulli_dropout: mask shape {} must have x's rank {} (x is {})", shape_str(mask_shape), x.dim(),
+               x.describe());
+  for (size_t d = 0; d < mask_shape.size(); ++d)
+    MINIDL_CHECK(mask_shape[d] == x.shape()[d] || mask_shape[d] == 1,
+                 "bernoulli_dropout: mask shape {} does not broadcast to x {}: dim {} is {}, expected {} or 1",
+                 shape_str(mask_shape), x.describe(), d, mask_shape[d], x.shape()[d]);
+  const uint64_t threshold = dropout_threshold(p);
+  const PhiloxState state = gen.reserve(static_cast<uint64_t>(shape_numel(mask_shape)));
+  Tensor out;
+  if (mask_shape == x.shape()) {
+    const Tensor xc = contiguous(x.detach());
+    out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    backend_for(x.device()).dropout_affine(out, xc, state, threshold, rule);
+  } else {
+    const MaskFactors f = mask_factors(mask_shape, x.dtype(), x.device(), state, threshold, rule);
+    out = f.shift.defined() ? add(mul(x.detach(), f.scale), f.shift) : mul(x.detach(), f.scale);
+  }
+  record_op("bernoulli_dropout", {x}, out, {},
+            [state, threshold, rule, mask_shape](const Tensor& g, const std::vector<Tensor>&) {
+              return grad::bernoulli_dropout(g, state, threshold, rule, mask_shape);
+            });
+  return out;
+}
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  check_floating(x, "dropout");
+  check_probability(p, "dropout");
+  if (!training || p == 0.0) return x;
+  const DropoutAffine rule{inverted_scale(p), 0, 0};
+  const uint64_t threshold = dropout_threshold(p);
+  const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));
+  const Tensor xc = contiguous(x.detach());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_for(x.device()).dropout_affine(out, xc, state, threshold, rule);
+  record_op("dropout", {x}, out, {}, [state, threshold, rule, shape = x.shape()](const Tensor& g, const std::vector<Tensor>&) {
+    return grad::bernoulli_dropout(g, state, threshold, rule, shape);
+  });
+  return out;
+}
+
+Tensor dropout_packed(const Tensor& x, double p, bool training, Generator& gen) {
+  check_floating(x, "dropout_packed");
+  check_probability(p, "dropout_packed");
+  if (!training || p == 0.0) return x;
+  const double scale = inverted_scale(p);
+  const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));
+  Backend& backend = backend_for(x.device());
+  const Tensor bits = Tensor::empty({(x.numel() + 31) / 32}, DType::I32, x.device());
+  backend.dropout_pack_mask(bits, x.numel(), state, dropout_threshold(p));
+  const Tensor xc = contiguous(x.detach());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend.dropout_apply_packed(out, xc, bits, scale);
+  record_op("dropout_packed", {x}, out, {bits}, [scale](const Tensor& g, const std::vector<Tensor>& s) {
+    return grad::dropout_packed(g, s[0], scale);
+  });
+  return out;
+}
+
+Tensor gaussian_noise(const Tensor& x, double mul_sigma, double add_sigma, Generator& gen) {
+  check_floating(x, "gaussian_noise");
+  MINIDL_CHECK(mul_sigma >= 0 && std::isfinite(mul_sigma), "gaussian_noise: mul_sigma = {} must be finite and >= 0",
+               mul_sigma);
+  MINIDL_CHECK(add_sigma >= 0 && std::isfinite(add_sigma), "gaussian_noise: add_sigma = {} must be finite and >= 0",
+               add_sigma);
+  const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel() + x.numel() % 2));
+  const Tensor xc = contiguous(x.detach());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_for(x.device()).gaussian_noise(out, xc, state, mul_sigma, add_sigma);
+  record_op("gaussian_noise", {x}, out, {}, [state, mul_sigma](const Tensor& g, const std::vector<Tensor>&) {
+    return grad::gaussian_noise(g, state, mul_sigma);
+  });
+  return out;
+}
+
+Tensor rand(const Shape& shape, DType dtype, Device device, Generator& gen) {
+  MINIDL_CHECK(is_floating(dtype), "rand: dtype {} is not floating point", dtype_name(dtype));
+  Tensor out = Tensor::empty(shape, dtype, device);
+  backend_for(device).uniform_fill(out, gen.reserve(static_cast<uint64_t>(out.numel())));
+  return out;
+}
+
+double dropblock_gamma(double p, int64_t block, int64_t height, int64_t width) {
+  return p / static_cast<double>(block * block) * static_cast<double>(height * width) /
+         static_cast<double>((height - block + 1) * (width - block + 1));
+}
+
+Tensor dropblock(const Tensor& x, double p, int64_t block, bool training, Generator& gen) {
+  check_floating(x, "dropblock");
+  check_probability(p, "dropblock");
+  MINIDL_CHECK(x.dim() >= 2, "dropblock: x must be [..., H, W], got {}", x.describe());
+  const int64_t height = x.size(-2), width = x.size(-1);
+  MINIDL_CHECK(block >= 1 && block % 2 == 1, "dropblock: block_size = {} must be odd and >= 1 (blocks are centred)",
+               block);
+  MINIDL_CHECK(block <= height && block <= width, "dropblock: block_size = {} is larger than the {}x{} feature map",
+               block, height, width);
+  if (!training || p == 0.0) return x;
+  // gamma <= p: (H - b + 1) b >= H for 1 <= b <= H, and likewise for W.
+  const double gamma = dropblock_gamma(p, block, height, width);
+  const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));
+  const Tensor mask = dropblock_mask(x.shape(), x.dtype(), x.device(), state, dropout_threshold(gamma), block);
+  const double kept = sum(mask).item();
+  const double scale = kept > 0 ? static_cast<double>(x.numel()) / kept : 0.0;
+  Tensor out = mul(mul(x.detach(), mask), Tensor::scalar(scale, x.dtype(), x.device()));
+  record_op("dropblock", {x}, out, {},
+            [state, threshold = dropout_threshold(gamma), block, scale](const Tensor& g, const std::vector<Tensor>&) {
+              return grad::dropblock(g, state, threshold, block, scale);
+            });
+  return out;
+}
+
+Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& residual, double p, bool training,
+                             Generator& gen) {
+  check_floating(x, "bias_dropout_residual");
+  check_compatible(x, bias, "bias_dropout_residual");
+  check_compatible(x, residual, "bias_dropout_residual");
+  check_probability(p, "bias_dropout_residual");
+  MINIDL_CHECK(x.dim() >= 1 && bias.dim() == 1 && bias.size(0) == x.size(-1),
+               "bias_dropout_residual: bias must be [{}] (x's last dim), got {}", x.dim() >= 1 ? x.size(-1) : 0,
+               bias.describe());
+  MINIDL_CHECK(residual.shape() == x.shape(), "bias_dropout_residual: residual {} must have x's shape {}",
+               residual.describe(), shape_str(x.shape()));
+  const double effective_p = training ? p : 0.0;
+  const double scale = inverted_scale(effective_p);
+  const uint64_t threshold = dropout_threshold(effective_p);
+  const PhiloxState state = gen.reserve(training ? static_cast<uint64_t>(x.numel()) : 0);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_for(x.device())
+      .bias_dropout_residual(out, contiguous(x.detach()), contiguous(bias.detach()), contiguous(residual.detach()),
+                             state, threshold, scale);
+  record_op("bias_dropout_residual", {x, bias, residual}, out, {},
+            [state, threshold, scale](const Tensor& g, const std::vector<Tensor>&) {
+              return grad::bias_dropout_residual(g, state, threshold, scale);
+            });
+  return out;
+}
+
+}  // namespace minidl

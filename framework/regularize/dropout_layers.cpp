@@ -1,0 +1,112 @@
+#include "framework/regularize/dropout_layers.h"
+
+#include <cmath>
+
+#include "framework/core/check.h"
+#include "framework/nn/init.h"
+#include "framework/ops/ops.h"
+#include "framework/regularize/dropout.h"
+
+namespace minidl {
+
+DropoutLayer::DropoutLayer(std::string variant, Fn fn, double p, Generator& gen)
+    : variant_(std::move(variant)), fn_(std::move(fn)), gen_(&gen) {
+  set_p(p);
+}
+
+void DropoutLayer::set_p(double p) {
+  MINIDL_CHECK(p >= 0.0 && p <= 1.0, "{}: p = {} is outside [0, 1]", variant_, p);
+  p_ = p;
+}
+
+Tensor DropoutLayer::forward(const Tensor& x) { return fn_(x, p_, active(), *gen_); }
+
+ConcreteDropout::ConcreteDropout(double initial_p, Generator& gen, double temperature)
+    : temperature_(temperature), gen_(&gen) {
+  MINIDL_CHECK(initial_p > 0.0 && initial_p < 1.0, "concrete dropout: initial p = {} is outside (0, 1)", initial_p);
+  p_logit_ = register_parameter("p_logit", Tensor::scalar(std::log(initial_p / (1.0 - initial_p))));
+}
+
+Tensor ConcreteDropout::forward(const Tensor& x) {
+  return concrete_dropout(x, to_dtype(p_logit_, x.dtype()), temperature_, active(), *gen_);
+}
+
+double ConcreteDropout::p() const { return 1.0 / (1.0 + std::exp(-p_logit_.item())); }
+
+DropConnectLinear::DropConnectLinear(int64_t in_features, int64_t out_features, double p, bool per_sample,
+                                     Generator& init_gen, Generator& drop_gen)
+    : p_(p), per_sample_(per_sample), gen_(&drop_gen) {
+  MINIDL_CHECK(p >= 0.0 && p <= 1.0, "dropconnect: p = {} is outside [0, 1]", p);
+  const Linear reference(in_features, out_features, true, init_gen);  // torch.nn.Linear's initialization
+  weight_ = register_parameter("weight", clone(reference.weight()));
+  bias_ = register_parameter("bias", clone(reference.bias()));
+}
+
+Tensor DropConnectLinear::forward(const Tensor& x) {
+  return drop_connect_linear(x, weight_, bias_, p_, per_sample_, active(), *gen_);
+}
+
+namespace {
+
+std::shared_ptr<Module> layer(const char* name, Tensor (*fn)(const Tensor&, double, bool, Generator&), double p,
+                              Generator& gen) {
+  return std::make_shared<DropoutLayer>(name, fn, p, gen);
+}
+
+}  // namespace
+
+const std::vector<DropoutVariant>& activation_dropout_variants() {
+  static const std::vector<DropoutVariant> table = {
+      {"dropout", "inverted dropout, mask regenerated in backward",
+       [](double p, Generator& g) { return layer("dropout", dropout, p, g); }},
+      {"dropout-packed", "inverted dropout, 1-bit mask stored for backward",
+       [](double p, Generator& g) { return layer("dropout-packed", dropout_packed, p, g); }},
+      {"classic", "no scaling in training, x (1 - p) in eval",
+       [](double p, Generator& g) { return layer("classic", classic_dropout, p, g); }},
+      {"alpha", "alpha dropout for SELU networks",
+       [](double p, Generator& g) { return layer("alpha", alpha_dropout, p, g); }},
+      {"gaussian", "multiplicative N(1, p / (1 - p)) noise",
+       [](double p, Generator& g) { return layer("gaussian", gaussian_dropout, p, g); }},
+      {"gaussian-noise", "additive N(0, p^2) noise (p is the standard deviation)",
+       [](double p, Generator& g) { return layer("gaussian-noise", additive_gaussian_noise, p, g); }},
+      {"concrete", "concrete dropout, p learned (starting at p)",
+       [](double p, Generator& g) { return std::make_shared<ConcreteDropout>(p, g); }},
+  };
+  return table;
+}
+
+std::string dropout_variant_names() {
+  std::string names;
+  for (const DropoutVariant& v : activation_dropout_variants()) names += (names.empty() ? "" : ", ") + v.name;
+  return names;
+}
+
+std::shared_ptr<Module> make_dropout_layer(const std::string& name, double p, Generator& gen) {
+  for (const DropoutVariant& v : activation_dropout_variants())
+    if (v.name == name) return v.make(p, gen);
+  MINIDL_FAIL("unknown dropout variant '{}': expected one of {}, or dropconnect", name, dropout_variant_names());
+}
+
+DropoutSpec parse_dropout_spec(const std::string& spec) {
+  DropoutSpec out;
+  const size_t colon = spec.find(':');
+  const std::string rate = colon == std::string::npos ? spec : spec.substr(colon + 1);
+  if (colon != std::string::npos) out.name = spec.substr(0, colon);
+  size_t used = 0;
+  try {
+    out.p = std::stod(rate, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  MINIDL_CHECK(used == rate.size() && !rate.empty(), "dropout spec '{}': expected NAME:p or p, with p a number", spec);
+  MINIDL_CHECK(out.p >= 0.0 && out.p <= 1.0, "dropout spec '{}': p = {} is outside [0, 1]", spec, out.p);
+  return out;
+}
+
+void set_mc_sampling(Module& model, bool on) {
+  model.apply([on](Module& m) {
+    if (auto* s = dynamic_cast<StochasticModule*>(&m)) s->set_mc_sampling(on);
+  });
+}
+
+}  // namespace minidl

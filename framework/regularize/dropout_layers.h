@@ -1,0 +1,100 @@
+// The dropout family as layers, and the registry that builds one from a name ("--dropout NAME:p").
+// A layer draws from the Generator it is given (a model passes its dropout stream). Every layer
+// is active in training mode; set_mc_sampling keeps them active in eval mode too, for MC dropout.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/nn/layers.h"
+#include "framework/nn/module.h"
+#include "framework/random/generator.h"
+
+namespace minidl {
+
+// A layer whose forward is random: active in training mode, and in eval mode too while MC
+// sampling is on (set_mc_sampling below).
+class StochasticModule : public Module {
+ public:
+  void set_mc_sampling(bool on) { mc_sampling_ = on; }
+
+ protected:
+  bool active() const { return is_training() || mc_sampling_; }
+
+ private:
+  bool mc_sampling_ = false;
+};
+
+// One functional form of framework/regularize/dropout.h with its rate: forward(x) = fn(x, p, active, gen).
+class DropoutLayer : public StochasticModule {
+ public:
+  using Fn = std::function<Tensor(const Tensor& x, double p, bool training, Generator& gen)>;
+  DropoutLayer(std::string variant, Fn fn, double p, Generator& gen);
+  Tensor forward(const Tensor& x) override;
+  const std::string& variant() const { return variant_; }
+  double p() const { return p_; }
+  void set_p(double p);  // for rate schedules (DropBlock's linear ramp)
+
+ private:
+  std::string variant_;
+  Fn fn_;
+  double p_;
+  Generator* gen_;
+};
+
+// Concrete dropout with a learned rate: the parameter p_logit (p = sigmoid(p_logit)), initialised
+// at logit(p); penalty() is the regularizer to add to the loss for the layer that follows.
+class ConcreteDropout : public StochasticModule {
+ public:
+  ConcreteDropout(double initial_p, Generator& gen, double temperature = 0.1);
+  Tensor forward(const Tensor& x) override;
+  double p() const;
+  const Tensor& p_logit() const { return p_logit_; }
+
+ private:
+  Tensor p_logit_;
+  double temperature_;
+  Generator* gen_;
+};
+
+// A Linear layer with DropConnect on its weights (framework/regularize/dropout.h
+// drop_connect_linear); parameters named like Linear's.
+class DropConnectLinear : public StochasticModule {
+ public:
+  DropConnectLinear(int64_t in_features, int64_t out_features, double p, bool per_sample, Generator& init_gen,
+                    Generator& drop_gen);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  Tensor weight_, bias_;
+  double p_;
+  bool per_sample_;
+  Generator* gen_;
+};
+
+// Where a model puts a dropout layer, the layer a variant name builds; p is its rate (for
+// gaussian-noise, the noise's standard deviation).
+struct DropoutVariant {
+  std::string name;
+  std::string summary;
+  std::function<std::shared_ptr<Module>(double p, Generator& gen)> make;
+};
+// The variants that act on activations of any shape ([N, F] included), in the order help lists them.
+const std::vector<DropoutVariant>& activation_dropout_variants();
+std::string dropout_variant_names();
+// The layer for `name`, or an error listing the names.
+std::shared_ptr<Module> make_dropout_layer(const std::string& name, double p, Generator& gen);
+
+// "NAME:p" (or just "p", meaning standard dropout) -> {name, p}; errors name the spec.
+struct DropoutSpec {
+  std::string name = "dropout";
+  double p = 0;
+};
+DropoutSpec parse_dropout_spec(const std::string& spec);
+
+// Keeps every StochasticModule of model stochastic in eval mode (on) or not (off): MC dropout.
+void set_mc_sampling(Module& model, bool on);
+
+}  // namespace minidl
