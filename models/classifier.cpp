@@ -1,10 +1,12 @@
 #include "models/classifier.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "framework/autograd/grad_mode.h"
 #include "framework/io/safetensors.h"
 #include "framework/ops/ops.h"
+#include "framework/regularize/dropout_layers.h"
 #include "models/mlp.h"
 
 namespace minidl {
@@ -29,6 +31,46 @@ EvalResult evaluate_classifier(Module& model, const Tensor& inputs, const Tensor
   }
   model.train(was_training);
   return {loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+}
+
+McDropoutResult evaluate_mc_dropout(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size,
+                                    int64_t samples) {
+  MINIDL_CHECK(samples >= 1, "MC dropout: {} samples, expected at least 1", samples);
+  MINIDL_CHECK(batch_size > 0, "evaluation batch size {} must be positive", batch_size);
+  const int64_t n = inputs.size(0);
+  MINIDL_CHECK(n > 0 && labels.size(0) == n, "evaluation: {} inputs and {} labels", n, labels.size(0));
+  const bool was_training = model.is_training();
+  model.eval();
+  set_mc_sampling(model, true);
+  NoGradGuard no_grad;
+  McDropoutResult r;
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t end = std::min(n, start + batch_size);
+    const Tensor x = to_device(slice(inputs, 0, start, end), model.device());
+    Tensor sum_p, sum_p2;
+    for (int64_t s = 0; s < samples; ++s) {
+      const Tensor p = softmax(model(x), 1);
+      sum_p = s == 0 ? p : add(sum_p, p);
+      sum_p2 = s == 0 ? mul(p, p) : add(sum_p2, mul(p, p));
+    }
+    const std::vector<double> mean_p = to_device(mul(sum_p, 1.0 / static_cast<double>(samples)), kCPU).to_vector<double>();
+    const std::vector<double> mean_p2 = to_device(mul(sum_p2, 1.0 / static_cast<double>(samples)), kCPU).to_vector<double>();
+    const std::vector<int64_t> truth = slice(labels, 0, start, end).to_vector<int64_t>();
+    const size_t classes = mean_p.size() / truth.size();
+    for (size_t i = 0; i < truth.size(); ++i) {
+      const double* p = &mean_p[i * classes];
+      r.accuracy += static_cast<double>(std::max_element(p, p + classes) - p == truth[i]);
+      r.nll -= std::log(std::max(p[truth[i]], 1e-300));
+      for (size_t c = 0; c < classes; ++c) {
+        if (p[c] > 0) r.predictive_entropy -= p[c] * std::log(p[c]);
+        r.predictive_variance += std::max(0.0, mean_p2[i * classes + c] - p[c] * p[c]) / static_cast<double>(classes);
+      }
+    }
+  }
+  set_mc_sampling(model, false);
+  model.train(was_training);
+  for (double* v : {&r.accuracy, &r.nll, &r.predictive_entropy, &r.predictive_variance}) *v /= static_cast<double>(n);
+  return r;
 }
 
 void save_model_file(const std::string& path, const Module& model, const nlohmann::json& info) {

@@ -20,6 +20,17 @@ struct EvalResult {
 // Eval mode, no grad; restores the module's previous mode.
 EvalResult evaluate_classifier(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size);
 
+// MC dropout (Gal & Ghahramani 2016): dropout kept active at test time, `samples` forward passes
+// per input; the prediction is the mean of their softmax outputs.
+struct McDropoutResult {
+  double accuracy = 0;             // of the mean prediction
+  double nll = 0;                  // mean -log(mean probability of the label)
+  double predictive_entropy = 0;   // mean over inputs of H[mean prediction], in nats
+  double predictive_variance = 0;  // mean over inputs and classes of the variance across samples
+};
+McDropoutResult evaluate_mc_dropout(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size,
+                                    int64_t samples);
+
 // Metadata key holding {"format_version", "model", "config", ...} as a JSON string.
 inline constexpr const char* kModelMetadataKey = "minidl";
 

@@ -97,7 +97,8 @@ Tensor gaussian_noise(const Tensor& x, double mul_sigma, double add_sigma, Gener
 Tensor rand(const Shape& shape, DType dtype = DType::F32, Device device = kCPU, Generator& gen = default_generator());
 // DropBlock (Ghiasi et al. 2018) on x [..., H, W]: blocks of block_size x block_size (odd) are
 // dropped around seeds drawn with rate gamma = dropblock_gamma(p, ...) at the positions where a
-// whole block fits; the kept values are scaled by numel / kept. Identity when !training or p == 0.
+// whole block fits; the kept values are scaled by numel / kept. Identity when !training or p == 0;
+// p = 1 drops everything (seeds alone would not cover every unit).
 Tensor dropblock(const Tensor& x, double p, int64_t block_size, bool training, Generator& gen = default_generator());
 // gamma = p / block^2 * H W / ((H - block + 1)(W - block + 1)): the seed rate whose blocks would
 // drop a fraction p of the map if they did not overlap.

@@ -129,6 +129,8 @@ Tensor dropblock(const Tensor& x, double p, int64_t block, bool training, Genera
   MINIDL_CHECK(block <= height && block <= width, "dropblock: block_size = {} is larger than the {}x{} feature map",
                block, height, width);
   if (!training || p == 0.0) return x;
+  // Seeds at rate gamma cannot cover every unit; p = 1 means dropping all of them.
+  if (p == 1.0) return mul(x, 0.0);
   // gamma <= p: (H - b + 1) b >= H for 1 <= b <= H, and likewise for W.
   const double gamma = dropblock_gamma(p, block, height, width);
   const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));

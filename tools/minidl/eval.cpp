@@ -1,8 +1,10 @@
-// `minidl eval --checkpoint FILE`: test accuracy of a saved model on Fashion-MNIST.
+// `minidl eval --checkpoint FILE`: test accuracy of a saved model on Fashion-MNIST, or with
+// --mc-samples T its MC-dropout accuracy, predictive entropy and variance.
 #include <fmt/format.h>
 
 #include "framework/io/fashion_mnist.h"
 #include "framework/ops/backend.h"
+#include "framework/random/generator.h"
 #include "models/classifier.h"
 #include "tools/minidl/commands.h"
 
@@ -15,17 +17,30 @@ struct EvalOptions {
   std::string data_dir = kDefaultFashionMnistDir;
   std::string device = "cpu";
   int64_t batch_size = 1000;
+  int64_t mc_samples = 0;  // 0: deterministic evaluation
+  uint64_t seed = 0;
 };
 
 void run_eval(const EvalOptions& o) {
   MINIDL_CHECK(o.batch_size > 0, "--batch-size {} must be positive", o.batch_size);
+  MINIDL_CHECK(o.mc_samples >= 0, "--mc-samples {} must be >= 0", o.mc_samples);
   const Device device = Device::parse(o.device);
   backend_for(device);  // fails now, with the reason, when the device is not available
   const LoadedModel loaded = load_model_file(o.checkpoint);
   loaded.model->to(device);
   const Dataset test = load_fashion_mnist(o.data_dir, false);
-  const EvalResult r = evaluate_classifier(*loaded.model, test.images, test.labels, o.batch_size);
   fmt::print("{}: {} on {} test images\n", o.checkpoint, loaded.info.value("model", "?"), test.images.size(0));
+  if (o.mc_samples > 0) {
+    manual_seed(o.seed);  // the dropout layers of a loaded model draw from the default generator
+    const McDropoutResult r = evaluate_mc_dropout(*loaded.model, test.images, test.labels, o.batch_size, o.mc_samples);
+    fmt::print("MC dropout, {} samples per image (seed {})\n", o.mc_samples, o.seed);
+    fmt::print("test nll {:.4f}\n", r.nll);
+    fmt::print("predictive entropy {:.4f} nats\n", r.predictive_entropy);
+    fmt::print("predictive variance {:.6f}\n", r.predictive_variance);
+    fmt::print("test accuracy {:.4f}\n", r.accuracy);
+    return;
+  }
+  const EvalResult r = evaluate_classifier(*loaded.model, test.images, test.labels, o.batch_size);
   fmt::print("test loss {:.4f}\n", r.loss);
   fmt::print("test accuracy {:.4f}\n", r.accuracy);
 }
@@ -39,6 +54,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--data-dir", o->data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu, cuda or cuda-emu")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "evaluation batch size")->capture_default_str();
+  cmd->add_option("--mc-samples", o->mc_samples,
+                  "MC dropout: keep dropout active and average T samples per image (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed of the MC dropout masks")->capture_default_str();
   cmd->callback([o] { run_eval(*o); });
 }
 
