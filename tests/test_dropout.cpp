@@ -29,6 +29,7 @@ struct Variant {
   std::function<Shape(int64_t n)> shape_for;  // a valid input shape of about n elements
   bool p1_gives_zeros = true;                 // p = 1 drops everything
   std::function<Tensor(const Tensor& x, double p)> eval = [](const Tensor& x, double) { return x; };
+  bool unbiased = true;  // E[training output] = eval output (alpha dropout's holds for mean-0 inputs only)
 };
 
 // Deterministic inputs away from zero (so a dropped element is distinguishable).
@@ -55,8 +56,9 @@ const std::vector<Variant>& variants() {
       {"dropout_packed", [](const Tensor& x, double p, bool t, Generator& g) { return dropout_packed(x, p, t, g); },
        flat},
       {"classic", classic_dropout, flat, true, [](const Tensor& x, double p) { return mul(x, 1.0 - p); }},
-      {"alpha", alpha_dropout, flat},
-      {"feature_alpha", feature_alpha_dropout, [](int64_t n) { return Shape{1, n, 2}; }},
+      {"alpha", alpha_dropout, flat, true, [](const Tensor& x, double) { return x; }, false},
+      {"feature_alpha", feature_alpha_dropout, [](int64_t n) { return Shape{1, n, 2}; }, true,
+       [](const Tensor& x, double) { return x; }, false},
       {"dropout1d", [](const Tensor& x, double p, bool t, Generator& g) { return spatial_dropout(x, p, 1, t, g); },
        [](int64_t n) { return channels(n, 1); }},
       {"dropout2d", [](const Tensor& x, double p, bool t, Generator& g) { return spatial_dropout(x, p, 2, t, g); },
@@ -96,14 +98,35 @@ const std::vector<Variant>& variants() {
        [](const Tensor& x, double) {
          return add(add(x, fixed({x.size(-1)}, x)), fixed(x.shape(), x, 0.3));
        }},
+      {"uniform_noise",
+       [](const Tensor& x, double p, bool t, Generator& g) { return random_rule(RandomRule::UniformNoise, x, p, t, g); },
+       flat, false},
       {"concrete",
        [](const Tensor& x, double p, bool t, Generator& g) {
          const double q = std::clamp(p, 0.05, 0.95);
          return concrete_dropout(x, Tensor::scalar(std::log(q / (1 - q)), x.dtype(), x.device()), 0.1, t, g);
        },
-       flat, false},
+       flat, false, [](const Tensor& x, double) { return x; }, false},
   };
   return table;
+}
+
+struct Moments {
+  double mean = 0, variance = 0, fourth = 0;  // central moments
+};
+
+Moments moments(const std::vector<double>& v) {
+  Moments m;
+  for (double x : v) m.mean += x;
+  m.mean /= static_cast<double>(v.size());
+  for (double x : v) {
+    const double d = (x - m.mean) * (x - m.mean);
+    m.variance += d;
+    m.fourth += d * d;
+  }
+  m.variance /= static_cast<double>(v.size());
+  m.fourth /= static_cast<double>(v.size());
+  return m;
 }
 
 std::string variant_name(const ::testing::TestParamInfo<size_t>& info) { return variants()[info.param].name; }
@@ -167,6 +190,27 @@ TEST_P(DropoutVariant, EvalModeFollowsThePaper) {
   EXPECT_EQ(gen.offset(), offset) << "eval must not draw";
 }
 
+// E[training output] = eval output: the mean over R independent draws (fresh offsets) of the
+// per-draw average difference is within 5 standard errors of 0. Draws are independent across
+// repeats whatever a variant correlates within one (channels, samples, blocks).
+using UnbiasedVariant = DropoutVariant;
+
+TEST_P(UnbiasedVariant, TrainingIsUnbiasedForTheEvalOutput) {
+  const Tensor x = inputs(v().shape_for(24));
+  const std::vector<double> eval = values_of(v().eval(x, 0.3));
+  Generator gen(55, 3);
+  const int repeats = 3000;
+  std::vector<double> diffs;
+  for (int r = 0; r < repeats; ++r) {
+    const std::vector<double> y = values_of(v().fn(x, 0.3, true, gen));
+    double d = 0;
+    for (size_t i = 0; i < y.size(); ++i) d += (y[i] - eval[i]) / static_cast<double>(y.size());
+    diffs.push_back(d);
+  }
+  const Moments m = moments(diffs);
+  EXPECT_NEAR(m.mean, 0.0, 5 * std::sqrt(m.variance / repeats)) << v().name;
+}
+
 #if defined(MINIDL_HAS_EMU)
 // The CUDA kernels in the emulator give the CPU's values bit for bit, for every launch
 // configuration of tests/launch_policy_test.h and odd sizes, forward and backward.
@@ -203,25 +247,15 @@ INSTANTIATE_TEST_SUITE_P(LaunchConfigs, EmulatedCudaDropout, ::testing::ValuesIn
 
 INSTANTIATE_TEST_SUITE_P(Variants, DropoutVariant, ::testing::Range<size_t>(0, variants().size()), variant_name);
 
-// --- statistics: each bound is 5 standard errors of the estimate, from the sample size ---
-
-struct Moments {
-  double mean = 0, variance = 0, fourth = 0;  // central moments
-};
-
-Moments moments(const std::vector<double>& v) {
-  Moments m;
-  for (double x : v) m.mean += x;
-  m.mean /= static_cast<double>(v.size());
-  for (double x : v) {
-    const double d = (x - m.mean) * (x - m.mean);
-    m.variance += d;
-    m.fourth += d * d;
-  }
-  m.variance /= static_cast<double>(v.size());
-  m.fourth /= static_cast<double>(v.size());
-  return m;
+std::vector<size_t> unbiased_variants() {
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < variants().size(); ++i)
+    if (variants()[i].unbiased) rows.push_back(i);
+  return rows;
 }
+INSTANTIATE_TEST_SUITE_P(Variants, UnbiasedVariant, ::testing::ValuesIn(unbiased_variants()), variant_name);
+
+// --- statistics: each bound is 5 standard errors of the estimate, from the sample size ---
 
 constexpr int64_t kSamples = 1 << 20;
 

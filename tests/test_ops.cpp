@@ -421,6 +421,21 @@ std::map<OpId, OpRecord> make_records() {
                          {[] { dropblock(Tensor::zeros({4}), 0.1, 1, true); }, "[..., H, W]"},
                          {[] { dropblock(Tensor::zeros({1, 1, 4, 4}), std::nan(""), 3, true); }, "outside [0, 1]"},
                          {[] { dropblock(Tensor::zeros({1, 1, 4, 4}), -0.1, 3, true); }, "outside [0, 1]"}}};
+  // The plug-in rule of docs/extending.md: y = x (1 + a (2u - 1)), u = (word + 1/2) / 2^32.
+  r[OpId::RandomRule] = {[](const std::vector<Tensor>& in) {
+                           Generator gen(5, 5);
+                           return random_rule(RandomRule::UniformNoise, in[0], 0.4, true, gen);
+                         },
+                         {{"3x5", {values({3, 5})}, [](const std::vector<Values>& in) {
+                             Values out;
+                             for (size_t i = 0; i < in[0].size(); ++i) {
+                               const double u = (philox_word(PhiloxState{5, 5, 0}, i) + 0.5) / 4294967296.0;
+                               out.push_back(in[0][i] * (1 + 0.4 * (2 * u - 1)));
+                             }
+                             return out;
+                           }}},
+                         {{[] { random_rule(RandomRule::UniformNoise, Tensor::zeros({2}), 1.5, true); },
+                           "uniform-noise: parameter 1.5 is outside"}}};
   r[OpId::BiasDropoutResidual] = {
       [](const std::vector<Tensor>& in) {
         Generator gen(11, 3);

@@ -33,7 +33,7 @@ Sequential& Sequential::add(std::shared_ptr<Module> module) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (const auto& m : modules_) h = m->forward(h);
+  for (const auto& m : modules_) h = (*m)(h);
   return h;
 }
 

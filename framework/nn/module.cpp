@@ -61,6 +61,12 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
 }
 
+Tensor Module::operator()(const Tensor& x) {
+  Tensor y = forward(x);
+  for (const ForwardHook& hook : hooks_) hook(*this, y);
+  return y;
+}
+
 void Module::apply(const std::function<void(Module&)>& fn) {
   for (auto& [name, child] : children_) child->apply(fn);
   fn(*this);

@@ -20,7 +20,10 @@ class Module {
  public:
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x), then each forward hook on (this module, the output).
+  Tensor operator()(const Tensor& x);
+  using ForwardHook = std::function<void(Module& module, const Tensor& output)>;
+  void add_forward_hook(ForwardHook hook) { hooks_.push_back(std::move(hook)); }
 
   NamedTensors named_parameters() const;  // depth first, in registration order
   std::vector<Tensor> parameters() const;
@@ -53,6 +56,7 @@ class Module {
   NamedTensors params_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+  std::vector<ForwardHook> hooks_;
 };
 
 }  // namespace minidl

@@ -12,6 +12,7 @@
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"
+#include "kernels/common/random_rules.h"
 #include "kernels/common/unary.h"
 #include "kernels/common/reduce_kind.h"
 
@@ -88,6 +89,9 @@ class Backend {
   virtual void uniform_fill(const Tensor& out, const PhiloxState& state) = 0;
   // mask [planes, height, width] from the u8 Bernoulli(gamma) keep flags `draws` of the same shape.
   virtual void dropblock_mask(const Tensor& mask, const Tensor& draws, int64_t block) = 0;
+  // A plug-in rule of kernels/common/random_rules.h (kernels/cpu/dropout.h random_rule).
+  virtual void random_rule(RandomRule rule, const Tensor& out, const Tensor& x, const PhiloxState& state, double param,
+                           bool slope_only) = 0;
   // x and residual of out's shape, bias [cols] with cols = out's last dim.
   virtual void bias_dropout_residual(const Tensor& out, const Tensor& x, const Tensor& bias, const Tensor& residual,
                                      const PhiloxState& state, uint64_t threshold, double scale) = 0;

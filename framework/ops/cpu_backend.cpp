@@ -198,6 +198,16 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void random_rule(RandomRule rule, const Tensor& out, const Tensor& x, const PhiloxState& state, double param,
+                   bool slope_only) override {
+    visit_floating(x.dtype(), "random rule", [&](auto tag) {
+      using T = decltype(tag);
+      parallel_for(x.numel(), [&](int64_t b, int64_t e) {
+        cpu::random_rule<T>(rule, b, e, state, static_cast<T>(param), slope_only, out.data<T>(), x.data<T>());
+      });
+    });
+  }
+
   void bias_dropout_residual(const Tensor& out, const Tensor& x, const Tensor& bias, const Tensor& residual,
                              const PhiloxState& state, uint64_t threshold, double scale) override {
     visit_floating(x.dtype(), "bias_dropout_residual", [&](auto tag) {

@@ -173,6 +173,12 @@ Grads dropblock(const Tensor& g, const PhiloxState& state, uint64_t threshold, i
   return {g * mask * scale};
 }
 
+Grads random_rule(RandomRule rule, const Tensor& g, const PhiloxState& state, double param) {
+  Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+  backend_for(g.device()).random_rule(rule, gx, minidl::contiguous(g), state, param, true);
+  return {gx};
+}
+
 // out = residual + dropout(x + bias): dx = dropout(g), dbias = dx summed over rows (by the
 // engine's broadcast reduction), dresidual = g.
 Grads bias_dropout_residual(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale) {

@@ -8,6 +8,7 @@
 #include "framework/core/tensor.h"
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/philox.h"
+#include "kernels/common/random_rules.h"
 #include "kernels/common/unary.h"
 
 namespace minidl::grad {
@@ -40,6 +41,7 @@ Grads bernoulli_dropout(const Tensor& g, const PhiloxState& state, uint64_t thre
 Grads dropout_packed(const Tensor& g, const Tensor& bits, double scale);
 Grads gaussian_noise(const Tensor& g, const PhiloxState& state, double mul_sigma);
 Grads dropblock(const Tensor& g, const PhiloxState& state, uint64_t threshold, int64_t block, double scale);
+Grads random_rule(RandomRule rule, const Tensor& g, const PhiloxState& state, double param);
 Grads bias_dropout_residual(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale);
 
 }  // namespace minidl::grad

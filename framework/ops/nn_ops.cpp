@@ -55,6 +55,15 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
   return loss;
 }
 
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, double label_smoothing) {
+  MINIDL_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy: label_smoothing = {} is outside [0, 1]",
+               label_smoothing);
+  const Tensor ce = cross_entropy(logits, target);
+  if (label_smoothing == 0.0) return ce;
+  const Tensor uniform_term = neg(mean(log_softmax(logits, 1)));  // mean over rows and classes
+  return add(mul(ce, 1.0 - label_smoothing), mul(uniform_term, label_smoothing));
+}
+
 Tensor mse_loss(const Tensor& input, const Tensor& target) {
   check_compatible(input, target, "mse_loss");
   check_floating(input, "mse_loss");

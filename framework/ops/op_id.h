@@ -15,7 +15,7 @@ enum class OpId {
   Sum, Mean, Max, Argmax,
   Reshape, Permute, Slice, Expand, Cat, Stack, Contiguous, Cast, ToDevice,
   Softmax, LogSoftmax, CrossEntropy, MseLoss,
-  Dropout, DropoutPacked, BernoulliDropout, GaussianNoise, Rand, DropBlock, BiasDropoutResidual,
+  Dropout, DropoutPacked, BernoulliDropout, GaussianNoise, Rand, DropBlock, BiasDropoutResidual, RandomRule,
   Count
 };
 
@@ -40,6 +40,7 @@ inline constexpr std::array<OpSpec, static_cast<size_t>(OpId::Count)> kOpSpecs{{
     {"mse_loss", true, false},   {"dropout", true, true},
     {"dropout_packed", true, true}, {"bernoulli_dropout", true, true}, {"gaussian_noise", true, true},
     {"rand", false, true},          {"dropblock", true, true},         {"bias_dropout_residual", true, true},
+    {"random_rule", true, true},
 }};
 static_assert(kOpSpecs.size() == static_cast<size_t>(OpId::Count), "every OpId needs an OpSpec");
 

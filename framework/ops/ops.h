@@ -7,6 +7,7 @@
 #include "framework/core/tensor.h"
 #include "framework/random/generator.h"
 #include "kernels/common/dropout_rules.h"
+#include "kernels/common/random_rules.h"
 
 namespace minidl {
 
@@ -74,6 +75,10 @@ Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 // Mean cross-entropy of logits [N, C] against class indices target (i64 [N], values in [0, C)).
 Tensor cross_entropy(const Tensor& logits, const Tensor& target);
+// With label smoothing eps (Szegedy et al. 2016), as torch.nn.functional.cross_entropy computes it:
+// the target distribution puts 1 - eps on the class and eps spread uniformly over all C classes,
+// so the loss is (1 - eps) * CE + eps * mean over rows of (-1/C) sum_c log softmax(logits)_c.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, double label_smoothing);
 Tensor mse_loss(const Tensor& input, const Tensor& target);  // mean squared error
 
 // Random ops (framework/ops/random_ops.cpp). Each draws its words from gen (docs/reproducibility.md):
@@ -103,6 +108,11 @@ Tensor dropblock(const Tensor& x, double p, int64_t block_size, bool training, G
 // gamma = p / block^2 * H W / ((H - block + 1)(W - block + 1)): the seed rate whose blocks would
 // drop a fraction p of the map if they did not overlap.
 double dropblock_gamma(double p, int64_t block_size, int64_t height, int64_t width);
+// A plug-in rule of kernels/common/random_rules.h with parameter `param`: y = x * scale_i + shift_i
+// from the word of element i. Identity when !training.
+Tensor random_rule(RandomRule rule, const Tensor& x, double param, bool training, Generator& gen = default_generator());
+// The rule's name ("uniform-noise"); the rule of a name, or an error listing the names.
+const char* random_rule_name(RandomRule rule);
 // residual + dropout(x + bias) in one kernel (the transformer's hot path); bias is [x's last dim].
 Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& residual, double p, bool training,
                              Generator& gen = default_generator());

@@ -145,6 +145,28 @@ Tensor dropblock(const Tensor& x, double p, int64_t block, bool training, Genera
   return out;
 }
 
+const char* random_rule_name(RandomRule rule) {
+  const char* name = "";
+  visit_random_rule(rule, [&](auto r) { name = decltype(r)::kName; });
+  return name;
+}
+
+Tensor random_rule(RandomRule rule, const Tensor& x, double param, bool training, Generator& gen) {
+  const char* name = random_rule_name(rule);
+  check_floating(x, name);
+  bool valid = false;
+  visit_random_rule(rule, [&](auto r) { valid = decltype(r)::valid(param); });
+  MINIDL_CHECK(valid, "{}: parameter {} is outside the rule's range", name, param);
+  if (!training) return x;
+  const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_for(x.device()).random_rule(rule, out, contiguous(x.detach()), state, param, false);
+  record_op(name, {x}, out, {}, [rule, state, param](const Tensor& g, const std::vector<Tensor>&) {
+    return grad::random_rule(rule, g, state, param);
+  });
+  return out;
+}
+
 Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& residual, double p, bool training,
                              Generator& gen) {
   check_floating(x, "bias_dropout_residual");

@@ -71,6 +71,15 @@ const std::vector<DropoutVariant>& activation_dropout_variants() {
        [](double p, Generator& g) { return layer("gaussian-noise", additive_gaussian_noise, p, g); }},
       {"concrete", "concrete dropout, p learned (starting at p)",
        [](double p, Generator& g) { return std::make_shared<ConcreteDropout>(p, g); }},
+  // Every plug-in rule of kernels/common/random_rules.h, by its name, p its parameter.
+#define MINIDL_RULE_VARIANT(id, rule)                                                                  \
+  {rule::kName, rule::kSummary, [](double p, Generator& g) -> std::shared_ptr<Module> {                \
+     return std::make_shared<DropoutLayer>(                                                           \
+         rule::kName, [](const Tensor& x, double q, bool t, Generator& gen) { return random_rule(RandomRule::id, x, q, t, gen); }, \
+         p, g);                                                                                        \
+   }},
+      MINIDL_RANDOM_RULES(MINIDL_RULE_VARIANT)
+#undef MINIDL_RULE_VARIANT
   };
   return table;
 }

@@ -19,6 +19,12 @@ struct DropoutAffine {
   double drop_value = 0;
 };
 
+// What a random rule (kernels/common/random_rules.h) draws for one element: y = x * scale + shift.
+template <typename T>
+struct ScaleShift {
+  T scale, shift;
+};
+
 FW_HOST_DEVICE FW_INLINE float fused_multiply_add(float a, float b, float c) { return fmaf(a, b, c); }
 FW_HOST_DEVICE FW_INLINE double fused_multiply_add(double a, double b, double c) { return fma(a, b, c); }
 

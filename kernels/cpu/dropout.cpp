@@ -187,6 +187,19 @@ void bias_dropout_residual(int64_t begin, int64_t end, int64_t cols, const Philo
   });
 }
 
+template <typename T>
+void random_rule(RandomRule rule, int64_t begin, int64_t end, const PhiloxState& state, T param, bool slope_only,
+                 T* out, const T* x) {
+  visit_random_rule(rule, [&](auto r) {
+    for_each_word_span(begin, end, state, [&](int64_t i, int64_t count, const uint32_t* w) {
+      for (int64_t k = 0; k < count; ++k) {
+        const ScaleShift<T> d = r.draw(w[k], param);
+        out[i + k] = slope_only ? x[i + k] * d.scale : scale_shift(x[i + k], d.scale, d.shift);
+      }
+    });
+  });
+}
+
 #define MINIDL_DROPOUT_INSTANTIATE(T)                                                                             \
   template void dropout_affine<T>(int64_t, int64_t, const PhiloxState&, uint64_t, const DropoutAffine&, T*,      \
                                   const T*);                                                                      \
@@ -195,7 +208,8 @@ void bias_dropout_residual(int64_t begin, int64_t end, int64_t cols, const Philo
   template void uniform_fill<T>(int64_t, int64_t, const PhiloxState&, T*);                                        \
   template void dropblock_mask<T>(int64_t, int64_t, int64_t, int64_t, int64_t, const uint8_t*, T*);              \
   template void bias_dropout_residual<T>(int64_t, int64_t, int64_t, const PhiloxState&, uint64_t, T, T*, const T*, \
-                                         const T*, const T*);
+                                         const T*, const T*);                                                       \
+  template void random_rule<T>(RandomRule, int64_t, int64_t, const PhiloxState&, T, bool, T*, const T*);
 MINIDL_DROPOUT_INSTANTIATE(float)
 MINIDL_DROPOUT_INSTANTIATE(double)
 #undef MINIDL_DROPOUT_INSTANTIATE

@@ -9,6 +9,7 @@
 
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/philox.h"
+#include "kernels/common/random_rules.h"
 
 namespace minidl::cpu {
 
@@ -53,5 +54,11 @@ void dropblock_mask(int64_t begin, int64_t end, int64_t height, int64_t width, i
 template <typename T>
 void bias_dropout_residual(int64_t begin, int64_t end, int64_t cols, const PhiloxState& state, uint64_t threshold,
                            T scale, T* out, const T* x, const T* bias, const T* residual);
+
+// A plug-in rule of kernels/common/random_rules.h: out[i] = x[i] * scale_i + shift_i, or with
+// slope_only (backward, x the upstream gradient) out[i] = x[i] * scale_i.
+template <typename T>
+void random_rule(RandomRule rule, int64_t begin, int64_t end, const PhiloxState& state, T param, bool slope_only,
+                 T* out, const T* x);
 
 }  // namespace minidl::cpu

@@ -6,6 +6,7 @@
 
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/philox.h"
+#include "kernels/common/random_rules.h"
 #include "kernels/cuda/grid_stride.h"
 #include "kernels/cuda/launch.h"
 
@@ -60,6 +61,14 @@ __global__ void bias_dropout_residual_kernel(int64_t n, PhiloxState state, uint6
                                              T* out, const T* x, const T* bias, const T* residual) {
   for_my_words(n, state, [&](int64_t i, uint32_t word) {
     out[i] = dropout_keep(word, threshold) ? fused_multiply_add(x[i] + bias[i % cols], scale, residual[i]) : residual[i];
+  });
+}
+
+template <typename Rule, typename T>
+__global__ void random_rule_kernel(int64_t n, PhiloxState state, T param, bool slope_only, T* out, const T* x) {
+  for_my_words(n, state, [&](int64_t i, uint32_t word) {
+    const ScaleShift<T> d = Rule::draw(word, param);
+    out[i] = slope_only ? x[i] * d.scale : scale_shift(x[i], d.scale, d.shift);
   });
 }
 
@@ -176,6 +185,14 @@ void bias_dropout_residual(int64_t n, int64_t cols, const PhiloxState& state, ui
                 out, x, bias, residual);
 }
 
+template <typename T>
+void random_rule(RandomRule rule, int64_t n, const PhiloxState& state, T param, bool slope_only, T* out, const T* x,
+                 Stream stream) {
+  visit_random_rule(rule, [&](auto r) {
+    launch_groups(decltype(r)::kName, random_rule_kernel<decltype(r), T>, n, state, stream, param, slope_only, out, x);
+  });
+}
+
 #define MINIDL_DROPOUT_INSTANTIATE(T)                                                                              \
   template void dropout_affine<T>(int64_t, const PhiloxState&, uint64_t, const DropoutAffine&, T*, const T*,      \
                                   Stream);                                                                         \
@@ -184,7 +201,8 @@ void bias_dropout_residual(int64_t n, int64_t cols, const PhiloxState& state, ui
   template void uniform_fill<T>(int64_t, const PhiloxState&, T*, Stream);                                          \
   template void dropblock_mask<T>(int64_t, int64_t, int64_t, int64_t, const uint8_t*, T*, Stream);                 \
   template void bias_dropout_residual<T>(int64_t, int64_t, const PhiloxState&, uint64_t, T, T*, const T*, const T*, \
-                                         const T*, Stream);
+                                         const T*, Stream);                                                         \
+  template void random_rule<T>(RandomRule, int64_t, const PhiloxState&, T, bool, T*, const T*, Stream);
 MINIDL_DROPOUT_INSTANTIATE(float)
 MINIDL_DROPOUT_INSTANTIATE(double)
 #undef MINIDL_DROPOUT_INSTANTIATE

@@ -9,6 +9,7 @@
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"
+#include "kernels/common/random_rules.h"
 #include "kernels/common/reduce_kind.h"
 #include "kernels/common/strided.h"
 #include "kernels/common/unary.h"
