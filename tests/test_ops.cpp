@@ -303,34 +303,28 @@ std::map<OpId, OpRecord> make_records() {
   // Dropout with a fixed generator state: the mask comes from the Philox words, which
   // test_philox.cpp proves equal to cuRAND's; each call of fn reuses the same state so the mask is
   // fixed during gradcheck.
-  r[OpId::Dropout] = {[](const std::vector<Tensor>& in) {
-                        Generator gen(1234, 5);
-                        return dropout(in[0], 0.3, true, gen);
-                      },
-                      {{"p 0.3", {values({5, 7})}, [](const std::vector<Values>& in) {
-                          Values out;
-                          for (size_t i = 0; i < in[0].size(); ++i) {
-                            const bool keep = philox_word(PhiloxState{1234, 5, 0}, i) >= dropout_threshold(0.3);
-                            out.push_back(keep ? in[0][i] / 0.7 : 0.0);
-                          }
-                          return out;
-                        }}},
-                      {{[] { dropout(Tensor::zeros({2}), 1.5, true); }, "outside [0, 1]"},
-                       {[] { dropout(Tensor::zeros({2}), std::nan(""), true); }, "outside [0, 1]"}}};
-  r[OpId::DropoutPacked] = {[](const std::vector<Tensor>& in) {
-                              Generator gen(1234, 5);
-                              return dropout_packed(in[0], 0.3, true, gen);
-                            },
-                            {{"p 0.3", {values({5, 7})}, [](const std::vector<Values>& in) {
-                                Values out;
-                                for (size_t i = 0; i < in[0].size(); ++i) {
-                                  const bool keep = philox_word(PhiloxState{1234, 5, 0}, i) >= dropout_threshold(0.3);
-                                  out.push_back(keep ? in[0][i] / 0.7 : 0.0);
-                                }
-                                return out;
-                              }}},
-                            {{[] { dropout_packed(Tensor::zeros({2}), -0.5, true); }, "outside [0, 1]"},
-                             {[] { dropout_packed(Tensor::zeros({2}, DType::I64), 0.5, true); }, "floating"}}};
+  // Dropout with a fixed generator state: the mask comes from the Philox words, which
+  // test_philox.cpp proves equal to cuRAND's; each call of fn reuses the same state so the mask is
+  // fixed during gradcheck. The 1-bit stored mask gives the same values.
+  const auto inverted_dropout_record = [](Tensor (*op)(const Tensor&, double, bool, Generator&)) {
+    return OpRecord{[op](const std::vector<Tensor>& in) {
+                      Generator gen(1234, 5);
+                      return op(in[0], 0.3, true, gen);
+                    },
+                    {{"p 0.3", {values({5, 7})}, [](const std::vector<Values>& in) {
+                        Values out;
+                        for (size_t i = 0; i < in[0].size(); ++i) {
+                          const bool keep = philox_word(PhiloxState{1234, 5, 0}, i) >= dropout_threshold(0.3);
+                          out.push_back(keep ? in[0][i] / 0.7 : 0.0);
+                        }
+                        return out;
+                      }}},
+                    {{[op] { op(Tensor::zeros({2}), 1.5, true, default_generator()); }, "outside [0, 1]"},
+                     {[op] { op(Tensor::zeros({2}), std::nan(""), true, default_generator()); }, "outside [0, 1]"},
+                     {[op] { op(Tensor::zeros({2}, DType::I64), 0.5, true, default_generator()); }, "floating"}}};
+  };
+  r[OpId::Dropout] = inverted_dropout_record(dropout);
+  r[OpId::DropoutPacked] = inverted_dropout_record(dropout_packed);
   // Alpha dropout's rule (a kept unit becomes a x + b, a dropped one d) with one draw per row of
   // [5, 7], and with one draw per element.
   const auto bernoulli_ref = [](bool per_row) {

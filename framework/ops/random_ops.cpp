@@ -26,6 +26,27 @@ void check_finite(double value, const char* op, const char* what) {
 // The inverted-dropout scale; p = 1 drops everything, and the scale is then kept finite.
 double inverted_scale(double p) { return p < 1.0 ? 1.0 / (1.0 - p) : 0.0; }
 
+// Bernoulli dropout after the caller's checks, recorded as op `name`: the fused kernel when the
+// mask has x's shape, else the mask's factors broadcast over x.
+Tensor bernoulli(const char* name, const Tensor& x, double p, const DropoutAffine& rule, const Shape& mask_shape,
+                 Generator& gen) {
+  const uint64_t threshold = dropout_threshold(p);
+  const PhiloxState state = gen.reserve(static_cast<uint64_t>(shape_numel(mask_shape)));
+  Tensor out;
+  if (mask_shape == x.shape()) {
+    const Tensor xc = contiguous(x.detach());
+    out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    backend_for(x.device()).dropout_affine(out, xc, state, threshold, rule);
+  } else {
+    const MaskFactors f = mask_factors(mask_shape, x.dtype(), x.device(), state, threshold, rule);
+    out = f.shift.defined() ? add(mul(x.detach(), f.scale), f.shift) : mul(x.detach(), f.scale);
+  }
+  record_op(name, {x}, out, {}, [state, threshold, rule, mask_shape](const Tensor& g, const std::vector<Tensor>&) {
+    return grad::bernoulli_dropout(g, state, threshold, rule, mask_shape);
+  });
+  return out;
+}
+
 }  // namespace
 
 Tensor bernoulli_dropout(const Tensor& x, double p, const DropoutAffine& rule, const Shape& mask_shape, Generator& gen) {
@@ -39,38 +60,14 @@ Tensor bernoulli_dropout(const Tensor& x, double p, const DropoutAffine& rule, c
     MINIDL_CHECK(mask_shape[d] == x.shape()[d] || mask_shape[d] == 1,
                  "bernoulli_dropout: mask shape {} does not broadcast to x {}: dim {} is {}, expected {} or 1",
                  shape_str(mask_shape), x.describe(), d, mask_shape[d], x.shape()[d]);
-  const uint64_t threshold = dropout_threshold(p);
-  const PhiloxState state = gen.reserve(static_cast<uint64_t>(shape_numel(mask_shape)));
-  Tensor out;
-  if (mask_shape == x.shape()) {
-    const Tensor xc = contiguous(x.detach());
-    out = Tensor::empty(x.shape(), x.dtype(), x.device());
-    backend_for(x.device()).dropout_affine(out, xc, state, threshold, rule);
-  } else {
-    const MaskFactors f = mask_factors(mask_shape, x.dtype(), x.device(), state, threshold, rule);
-    out = f.shift.defined() ? add(mul(x.detach(), f.scale), f.shift) : mul(x.detach(), f.scale);
-  }
-  record_op("bernoulli_dropout", {x}, out, {},
-            [state, threshold, rule, mask_shape](const Tensor& g, const std::vector<Tensor>&) {
-              return grad::bernoulli_dropout(g, state, threshold, rule, mask_shape);
-            });
-  return out;
+  return bernoulli("bernoulli_dropout", x, p, rule, mask_shape, gen);
 }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   check_floating(x, "dropout");
   check_probability(p, "dropout");
   if (!training || p == 0.0) return x;
-  const DropoutAffine rule{inverted_scale(p), 0, 0};
-  const uint64_t threshold = dropout_threshold(p);
-  const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));
-  const Tensor xc = contiguous(x.detach());
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_for(x.device()).dropout_affine(out, xc, state, threshold, rule);
-  record_op("dropout", {x}, out, {}, [state, threshold, rule, shape = x.shape()](const Tensor& g, const std::vector<Tensor>&) {
-    return grad::bernoulli_dropout(g, state, threshold, rule, shape);
-  });
-  return out;
+  return bernoulli("dropout", x, p, DropoutAffine{inverted_scale(p), 0, 0}, x.shape(), gen);
 }
 
 Tensor dropout_packed(const Tensor& x, double p, bool training, Generator& gen) {

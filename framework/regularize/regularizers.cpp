@@ -27,13 +27,16 @@ void check_non_negative(double v, const char* what) {
 
 Tensor abs_value(const Tensor& x) { return add(relu(x), relu(neg(x))); }
 
-class L2Penalty final : public Regularizer {
+// lambda * sum over weight matrices of sum(f(w)): the L2 (f = w^2 / 2) and L1 (f = |w|) penalties.
+class WeightPenalty final : public Regularizer {
  public:
-  explicit L2Penalty(double lambda) : lambda_(lambda) { check_non_negative(lambda, "l2"); }
+  WeightPenalty(const char* name, double lambda, Tensor (*f)(const Tensor&)) : lambda_(lambda), f_(f) {
+    check_non_negative(lambda, name);
+  }
   Tensor penalty(Module& model) override {
     Tensor total;
     for (const Tensor& w : weight_matrices(model)) {
-      const Tensor t = mul(sum(mul(w, w)), 0.5 * lambda_);
+      const Tensor t = mul(sum(f_(w)), lambda_);
       total = total.defined() ? add(total, t) : t;
     }
     return total;
@@ -41,7 +44,10 @@ class L2Penalty final : public Regularizer {
 
  private:
   double lambda_;
+  Tensor (*f_)(const Tensor&);
 };
+
+Tensor half_square(const Tensor& w) { return mul(mul(w, w), 0.5); }
 
 class WeightDecay final : public Regularizer {
  public:
@@ -49,22 +55,6 @@ class WeightDecay final : public Regularizer {
   void after_step(Module& model, double lr) override {
     NoGradGuard no_grad;
     for (const Tensor& w : weight_matrices(model)) copy_(w, mul(w, 1.0 - lr * lambda_));
-  }
-
- private:
-  double lambda_;
-};
-
-class L1Penalty final : public Regularizer {
- public:
-  explicit L1Penalty(double lambda) : lambda_(lambda) { check_non_negative(lambda, "l1"); }
-  Tensor penalty(Module& model) override {
-    Tensor total;
-    for (const Tensor& w : weight_matrices(model)) {
-      const Tensor t = mul(sum(abs_value(w)), lambda_);
-      total = total.defined() ? add(total, t) : t;
-    }
-    return total;
   }
 
  private:
@@ -242,9 +232,13 @@ double number(const std::string& spec, const std::string& text) {
 
 }  // namespace
 
-std::unique_ptr<Regularizer> make_l2_penalty(double lambda) { return std::make_unique<L2Penalty>(lambda); }
+std::unique_ptr<Regularizer> make_l2_penalty(double lambda) {
+  return std::make_unique<WeightPenalty>("l2", lambda, half_square);
+}
 std::unique_ptr<Regularizer> make_weight_decay(double lambda) { return std::make_unique<WeightDecay>(lambda); }
-std::unique_ptr<Regularizer> make_l1_penalty(double lambda) { return std::make_unique<L1Penalty>(lambda); }
+std::unique_ptr<Regularizer> make_l1_penalty(double lambda) {
+  return std::make_unique<WeightPenalty>("l1", lambda, abs_value);
+}
 std::unique_ptr<Regularizer> make_max_norm(double c) { return std::make_unique<MaxNorm>(c); }
 std::unique_ptr<Regularizer> make_label_smoothing(double eps) { return std::make_unique<LabelSmoothing>(eps); }
 std::unique_ptr<Regularizer> make_activation_l1(double lambda) { return std::make_unique<ActivationL1>(lambda); }
