@@ -74,7 +74,7 @@ McDropoutResult evaluate_mc_dropout(Module& model, const Tensor& inputs, const T
 }
 
 void save_model_file(const std::string& path, const Module& model, const nlohmann::json& info) {
-  save_safetensors(path, model.named_parameters(), {{kModelMetadataKey, info.dump()}});
+  save_safetensors(path, model.named_state(), {{kModelMetadataKey, info.dump()}});
 }
 
 LoadedModel load_model_file(const std::string& path) {

@@ -1,7 +1,8 @@
 #include "models/mlp.h"
 
 #include "framework/core/check.h"
-#include "framework/regularize/dropout_layers.h"
+#include "framework/ops/ops.h"
+#include "framework/regularize/dropout.h"
 
 namespace minidl {
 
@@ -30,19 +31,38 @@ Mlp::Mlp(const MlpConfig& config, Generator& init_gen, Generator& dropout_gen) :
                config.dropout);
   layers_ = register_module("layers", std::make_shared<Sequential>());
   int64_t width = config.inputs;
+  std::shared_ptr<ConcreteDropout> pending;  // a concrete dropout layer waiting for the layer after it
+  const auto add_linear = [&](int64_t out) {
+    auto linear = std::make_shared<Linear>(width, out, true, init_gen);
+    if (pending) concrete_.push_back({pending, linear, width});
+    pending = nullptr;
+    layers_->add(linear);
+  };
   for (int64_t h : config.hidden) {
     MINIDL_CHECK(h > 0, "MLP: hidden width {} must be positive", h);
     if (config.dropout_variant == "dropconnect") {
       layers_->add(std::make_shared<DropConnectLinear>(width, h, config.dropout, false, init_gen, dropout_gen));
       layers_->add(std::make_shared<ReLU>());
     } else {
-      layers_->add(std::make_shared<Linear>(width, h, true, init_gen));
+      add_linear(h);
       layers_->add(std::make_shared<ReLU>());
-      layers_->add(make_dropout_layer(config.dropout_variant, config.dropout, dropout_gen));
+      std::shared_ptr<Module> dropout = make_dropout_layer(config.dropout_variant, config.dropout, dropout_gen);
+      pending = std::dynamic_pointer_cast<ConcreteDropout>(dropout);
+      layers_->add(dropout);
     }
     width = h;
   }
-  layers_->add(std::make_shared<Linear>(width, config.classes, true, init_gen));
+  add_linear(config.classes);
+}
+
+std::vector<Tensor> Mlp::penalties() const {
+  constexpr double kWeightReg = 1e-6, kDropoutReg = 1e-5;
+  std::vector<Tensor> out;
+  for (const ConcreteLayer& c : concrete_) {
+    const Tensor& w = c.next->weight();
+    out.push_back(concrete_dropout_penalty(w, to_dtype(c.dropout->p_logit(), w.dtype()), kWeightReg, kDropoutReg, c.inputs));
+  }
+  return out;
 }
 
 Tensor Mlp::forward(const Tensor& x) { return layers_->forward(x); }

@@ -101,6 +101,129 @@ if ! nvidia-smi -L > /dev/null 2>&1; then
   expect_error "cuda without a GPU" "device cuda:" -- train mlp --device cuda --epochs 1
 fi
 
+# Every schedule the help lists trains: one short epoch each, with a finite loss.
+for sched in $("$minidl" train --help | sed -n 's/.*--schedule.*one of //p' | tr -d ','); do
+  if "$minidl" train mlp --schedule "$sched" --epochs 1 --limit-train 256 --limit-test 100 --batch-size 64 \
+       > "$work/sched-$sched.log" 2>&1 && grep -qE 'train loss [0-9]+[.][0-9]+' "$work/sched-$sched.log"; then
+    pass "train with --schedule $sched"
+  else
+    fail "train with --schedule $sched: $(tail -n 2 "$work/sched-$sched.log")"
+  fi
+done
+expect_error "unknown schedule" "unknown --schedule 'bogus': expected one of cosine, constant, step, exponential, onecycle" \
+  -- train mlp --schedule bogus
+
+# Every dropout variant the help lists trains the MLP (--dropout NAME:p), and dropconnect.
+for variant in $("$minidl" train --help | tr -d '\n' | sed -n 's/.*dropout variant after each hidden layer (one of \([^,]*\(, [^,]*\)*\), or dropconnect.*/\1/p' | tr -d ',') dropconnect; do
+  if "$minidl" train mlp --dropout "$variant:0.2" --epochs 1 --limit-train 256 --limit-test 100 --batch-size 64 \
+       > "$work/drop-$variant.log" 2>&1 && grep -qE 'train loss [0-9]+[.][0-9]+' "$work/drop-$variant.log"; then
+    pass "train with --dropout $variant:0.2"
+  else
+    fail "train with --dropout $variant:0.2: $(tail -n 2 "$work/drop-$variant.log")"
+  fi
+done
+expect_error "unknown dropout variant" "unknown dropout variant 'nope'" -- train mlp --dropout nope:0.1
+expect_error "dropout spec p above 1" "outside [0, 1]" -- train mlp --dropout alpha:1.5
+
+# The standard and the 1-bit-mask dropout draw the same masks: identical training.
+for variant in dropout dropout-packed; do
+  "$minidl" train mlp --dropout "$variant:0.3" --epochs 1 --limit-train 500 --limit-test 200 --seed 8 \
+    --out "$work/mask-$variant" > /dev/null 2>&1
+done
+# (The model files differ in their metadata, which names the variant: compare the metrics.)
+if [ -s "$work/mask-dropout/metrics.jsonl" ] &&
+   [ "$(strip_time "$work/mask-dropout/metrics.jsonl")" = "$(strip_time "$work/mask-dropout-packed/metrics.jsonl")" ]; then
+  pass "dropout and dropout-packed train identically"
+else
+  fail "dropout and dropout-packed differ: $(strip_time "$work/mask-dropout/metrics.jsonl") vs $(strip_time "$work/mask-dropout-packed/metrics.jsonl")"
+fi
+
+# Regularizers from --reg, all at once, train; bad specs are one-line errors.
+if "$minidl" train mlp --epochs 2 --limit-train 500 --limit-test 200 --reg l2:1e-4 --reg max-norm:3 \
+     --reg label-smoothing:0.1 --reg activation-l1:1e-5 --reg weight-noise:0.01 --reg input-noise:0.05 \
+     --reg l1:1e-6 --reg weight-decay:1e-4 --reg early-stopping:3 --reg tie:layers.0.bias,layers.3.bias \
+     > "$work/reg.log" 2>&1 && grep -q '^test accuracy' "$work/reg.log"; then
+  pass "train with every --reg"
+else
+  fail "train with every --reg: $(tail -n 2 "$work/reg.log")"
+fi
+expect_error "unknown regularizer" "unknown regularizer 'bogus'" -- train mlp --reg bogus:1
+expect_error "regularizer argument" "'x' is not a number" -- train mlp --reg l2:x
+expect_error "tie unknown parameter" "no parameter 'nope'" -- train mlp --epochs 1 --limit-train 100 --reg tie:layers.0.bias,nope
+
+# MC dropout: T stochastic passes per image; with one seed the report is reproducible, and it
+# prints accuracy, entropy and variance.
+"$minidl" eval --checkpoint "$work/a/model.safetensors" --mc-samples 4 --seed 1 > "$work/mc1.log" 2>&1
+"$minidl" eval --checkpoint "$work/a/model.safetensors" --mc-samples 4 --seed 1 > "$work/mc2.log" 2>&1
+if grep -q '^predictive entropy [0-9.]* nats' "$work/mc1.log" && grep -q '^test accuracy 0[.][0-9]*' "$work/mc1.log" &&
+   cmp -s "$work/mc1.log" "$work/mc2.log"; then
+  pass "eval --mc-samples ($(sed -n 's/^test accuracy //p' "$work/mc1.log"))"
+else
+  fail "eval --mc-samples: $(cat "$work/mc1.log")"
+fi
+expect_error "negative mc samples" "--mc-samples -1" -- eval --checkpoint "$work/a/model.safetensors" --mc-samples -1
+
+# The tensors whose bytes differ between two safetensors files (to explain a failed cmp).
+tensor_diff() {
+  python3 - "$1" "$2" <<'PY' 2>&1 || true
+import json, struct, sys
+def tensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    return {k: raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in header.items()}, meta
+(a, ma), (b, mb) = tensors(sys.argv[1]), tensors(sys.argv[2])
+print("differing tensors:", sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)), "metadata same:", ma == mb)
+PY
+}
+
+# Resume is bit-exact: 24 steps straight (3 epochs of 8 batches) versus 12 steps, stop, and a new
+# process resuming from the checkpoint (in the middle of epoch 2) to the end. Both runs end with
+# the same bytes in checkpoint.safetensors (parameters, optimizer state, generator states) and
+# model.safetensors, and the same metrics: every step's loss and lr, every epoch's losses.
+small=(--epochs 3 --limit-train 1000 --limit-test 500 --batch-size 125 --seed 3 --log-every 1 --checkpoint-every 5)
+"$minidl" train mlp "${small[@]}" --out "$work/straight" > "$work/straight.log" 2>&1 ||
+  fail "straight run: $(tail -n 2 "$work/straight.log")"
+"$minidl" train mlp "${small[@]}" --stop-after-steps 12 --out "$work/resumed" \
+  > "$work/resumed-1.log" 2>&1 || fail "run stopped at step 12: $(tail -n 2 "$work/resumed-1.log")"
+"$minidl" train --resume "$work/resumed" > "$work/resumed-2.log" 2>&1 ||
+  fail "resumed run: $(tail -n 2 "$work/resumed-2.log")"
+if grep -q "^stopped after step 12" "$work/resumed-1.log" && grep -q "resuming .* at epoch 2, step 12" "$work/resumed-2.log" &&
+   [ "$(grep -c '"loss"' "$work/straight/metrics.jsonl")" -eq 24 ] &&
+   [ "$(strip_time "$work/straight/metrics.jsonl")" = "$(strip_time "$work/resumed/metrics.jsonl")" ] &&
+   cmp -s "$work/straight/checkpoint.safetensors" "$work/resumed/checkpoint.safetensors" &&
+   cmp -s "$work/straight/model.safetensors" "$work/resumed/model.safetensors"; then
+  pass "stop at step 12 and resume in a new process: same checkpoint, model and metrics bytes as straight"
+else
+  fail "resume is not bit-exact: $(tensor_diff "$work/straight/checkpoint.safetensors" "$work/resumed/checkpoint.safetensors");\
+ metrics: $(diff <(strip_time "$work/straight/metrics.jsonl") <(strip_time "$work/resumed/metrics.jsonl") | head -n 4)"
+fi
+# A finished run resumes to nothing, or to more epochs; config flags that disagree are refused.
+if "$minidl" train --resume "$work/straight" 2>&1 | grep -q "nothing to train"; then
+  pass "resume of a finished run"
+else
+  fail "resume of a finished run"
+fi
+if "$minidl" train --resume "$work/straight" --epochs 4 > "$work/extend.log" 2>&1 &&
+   grep -q "resuming .* at epoch 4, step 24" "$work/extend.log" && grep -q '"epoch":4,' "$work/straight/metrics.jsonl" &&
+   [ "$(grep -c '"train_loss"' "$work/straight/metrics.jsonl")" -eq 4 ]; then
+  pass "resume with a larger --epochs extends the run"
+else
+  fail "resume with a larger --epochs: $(tail -n 2 "$work/extend.log")"
+fi
+expect_error "resume with a conflicting flag" "--lr 0.01 conflicts with the checkpoint $work/resumed/checkpoint.safetensors" \
+  -- train --resume "$work/resumed" --lr 0.01
+expect_error "resume with fewer epochs" "--epochs 2 would shorten the run" -- train --resume "$work/resumed" --epochs 2
+expect_error "resume without a checkpoint" "$work/nowhere/checkpoint.safetensors" -- train --resume "$work/nowhere"
+mkdir -p "$work/torn"
+head -c 5000 "$work/resumed/checkpoint.safetensors" > "$work/torn/checkpoint.safetensors"
+expect_error "resume from a truncated checkpoint" "$work/torn/checkpoint.safetensors" -- train --resume "$work/torn"
+mkdir -p "$work/model-only"
+cp "$work/straight/model.safetensors" "$work/model-only/checkpoint.safetensors"
+expect_error "resume from a model file" "not a minidl training checkpoint" -- train --resume "$work/model-only"
+expect_error "stop without --out" "need --out DIR" -- train mlp --stop-after-steps 3
+
 # A truncated checkpoint is refused and leaves nothing half-written behind.
 head -c 1000 "$work/a/model.safetensors" > "$work/truncated.safetensors"
 expect_error "truncated checkpoint" "truncated.safetensors" -- eval --checkpoint "$work/truncated.safetensors"

@@ -275,6 +275,122 @@ TEST(Safetensors, EveryTruncationThrowsAndNothingCrashes) {
   EXPECT_ERROR(load_safetensors(dir.file("none.safetensors")), "cannot open", dir.file("none.safetensors"));
 }
 
+// The loader-robustness cases not covered above: header lengths at the extremes, every kind of
+// invalid UTF-8 and malformed JSON, numbers too big for u64, empty tensors out of range, nested
+// and identical ranges, more dtype spellings, shapes whose element count overflows, and values
+// too deep or too long to quote whole.
+TEST(Safetensors, HostileHeadersAreRejectedWithClearErrors) {
+  const auto file_with = [](const std::string& header, const Bytes& data = Bytes(8, 0)) {
+    return make_safetensors(header, data);
+  };
+  Bytes max_length = file_with("{}");
+  std::fill(max_length.begin(), max_length.begin() + 8, 0xff);
+  EXPECT_ERROR(parse(max_length), "header length 18446744073709551615", "beyond the end of the file (18 bytes)");
+  EXPECT_ERROR(parse(Bytes(8, 0)), "malformed header");  // header length 0
+  EXPECT_ERROR(parse(file_with("")), "malformed header");
+  EXPECT_ERROR(parse(file_with("   ")), "malformed header");
+  EXPECT_ERROR(parse(file_with("{}x")), "malformed header");
+  EXPECT_ERROR(parse(file_with("{} {}")), "malformed header");
+  EXPECT_ERROR(parse(file_with(std::string("{}\0x", 4))), "malformed header", "a NUL byte at header offset 2");
+  EXPECT_NO_THROW(parse(file_with("{}    ", {})));  // space padding is allowed
+  // Invalid UTF-8: a truncated sequence in a metadata value, an overlong '/', an encoded
+  // surrogate, a byte outside any string; and an escaped lone surrogate.
+  EXPECT_ERROR(parse(file_with("{\"__metadata__\":{\"k\":\"\xc3\"}}", {})), "malformed header", "\\x");
+  EXPECT_ERROR(parse(file_with("{\"\xc0\xaf\":1}")), "malformed header", "\\xC0");
+  EXPECT_ERROR(parse(file_with("{\"\xed\xa0\x80\":1}")), "malformed header", "\\xED");
+  EXPECT_ERROR(parse(file_with("{\xff}")), "malformed header", "\\xFF");
+  EXPECT_ERROR(parse(file_with(R"({"\ud800":1})")), "malformed header", "surrogate");
+  // Numbers that do not fit a u64 parse as floating point and are rejected as such.
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"U8\"", "[8]", "[0,18446744073709551616]") + "}")),
+               "data_offsets [0,1.8446744073709552e+19] is not two non-negative integers");
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"U8\"", "[18446744073709551616]", "[0,8]") + "}")),
+               "shape [1.8446744073709552e+19] is not a list of non-negative integers");
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"U8\"", "[9223372036854775808]", "[0,8]") + "}")),
+               "shape [9223372036854775808]");
+  // Out-of-range offsets, also for an empty tensor; nested and identical ranges overlap.
+  EXPECT_ERROR(parse(file_with("{" + entry("e", "\"F32\"", "[0]", "[100,100]") + "," +
+                               entry("a", "\"U8\"", "[8]", "[0,8]") + "}")),
+               "tensor \"e\"", "data_offsets [100, 100] end beyond the data section (8 bytes)");
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"U8\"", "[8]", "[18446744073709551615,18446744073709551615]") + "}")),
+               "end beyond the data section");
+  EXPECT_ERROR(parse(file_with("{" + entry("a", "\"U8\"", "[8]", "[0,8]") + "," + entry("b", "\"U8\"", "[4]", "[2,6]") +
+                               "}")),
+               "tensors \"a\" [0, 8] and \"b\" [2, 6] overlap");
+  EXPECT_ERROR(parse(file_with("{" + entry("a", "\"U8\"", "[8]", "[0,8]") + "," + entry("b", "\"U8\"", "[8]", "[0,8]") +
+                               "}")),
+               "overlap");
+  // Unknown dtypes, however close to a known one.
+  for (const char* code : {"\"f32\"", "\"BF16\"", "\"F8_E4M3\"", "\"\"", "\"F32 \"", "null", "[\"F32\"]"}) {
+    EXPECT_ERROR(parse(file_with("{" + entry("w", code, "[2]", "[0,8]") + "}")), "tensor \"w\"", "dtype",
+                 "expected one of F32, F64, I32, I64, U8, BOOL");
+  }
+  // Byte counts that disagree with the shape, including empty shapes.
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F32\"", "[0]", "[0,8]") + "}")), "8 bytes for F32 [0]: expected 0");
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F64\"", "[]", "[0,4]") + "}", Bytes(4, 0))),
+               "4 bytes for F64 []: expected 8");
+  // An empty tensor whose other dims multiply beyond 2^63 elements: zero bytes, but no stride or
+  // element count could hold it.
+  EXPECT_ERROR(parse(file_with("{" + entry("z", "\"U8\"", "[0, 4294967296, 2147483648]", "[0,0]") + "}", {})),
+               "tensor \"z\"", "shape [0, 4294967296, 2147483648] has more than 2^63 elements");
+  EXPECT_ERROR(parse(file_with("{" + entry("z", "\"U8\"", "[4294967296, 2147483648, 0]", "[0,0]") + "}", {})),
+               "more than 2^63 elements");
+  EXPECT_EQ(parse(file_with("{" + entry("z", "\"U8\"", "[0, 4294967296, 2147483647]", "[0,0]") + "}", {}))
+                .at("z")
+                .numel(),
+            0);
+  // Nesting a million deep is refused while parsing (copying such a value would recurse a
+  // million frames); values nested within the limit, or long strings, are quoted in part.
+  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  EXPECT_ERROR(parse(file_with("{\"__metadata__\":" + deep + "}", {})), "nests deeper than 32 levels");
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F32\"", deep, "[0,8]") + "}")), "nests deeper than 32 levels");
+  const std::string nested = std::string(20, '[') + std::string(20, ']');
+  EXPECT_ERROR(parse(file_with("{\"__metadata__\":" + nested + "}", {})),
+               "__metadata__ [[[[[[[[...]]]]]]]] is not a JSON object");
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F32\"", nested, "[0,8]") + "}")), "shape [[[[[[[[...]]]]]]]]");
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F32\"", "[" + std::string(40, '1') + "]", "[0,8]") + "}")),
+               "shape [1.1111111111111112e+39]");
+  std::string many = "[0";
+  for (int i = 1; i < 100; ++i) many += "," + std::to_string(i);
+  EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F32\"", "[2]", many + "]") + "}")),
+               "data_offsets [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,...] is not two");
+  try {
+    parse(file_with("{" + entry("w", "\"" + std::string(100000, 'x') + "\"", "[2]", "[0,8]") + "}"));
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_LT(std::string(e.what()).size(), 500u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("xxx...\""), std::string::npos) << e.what();
+  }
+  // A parse error inside a long string quotes only its start.
+  try {
+    parse(file_with("{\"" + std::string(100000, 'y') + "\xff\":1}"));
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_LT(std::string(e.what()).size(), 500u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("malformed header"), std::string::npos) << e.what();
+  }
+}
+
+// The fuzzer's seed corpus (fuzz/make_corpus.py) is what its names say: valid_* files load,
+// invalid_* files are rejected with a minidl::Error.
+TEST(Safetensors, FuzzSeedCorpusIsWhatItsNamesSay) {
+  const fs::path corpus = fs::path(MINIDL_TEST_DATA_DIR) / ".." / ".." / "fuzz" / "corpus" / "safetensors";
+  int valid = 0, invalid = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    const std::string name = entry.path().filename().string();
+    const Bytes bytes = read_file(entry.path().string());
+    if (name.starts_with("valid_")) {
+      EXPECT_NO_THROW(parse(bytes)) << name;
+      ++valid;
+    } else {
+      EXPECT_TRUE(name.starts_with("invalid_")) << name;
+      EXPECT_THROW(parse(bytes), Error) << name;
+      ++invalid;
+    }
+  }
+  EXPECT_GE(valid, 4);
+  EXPECT_GE(invalid, 8);
+}
+
 TEST(Safetensors, SaveRejectsBadNamesAndKeepsThePreviousFile) {
   TempDir dir;
   const std::string path = dir.file("m.safetensors");

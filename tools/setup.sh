@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev libopenblas-openmp-dev libopenblas0-openmp
   libgtest-dev nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   libboost-context-dev
+  clang lld libclang-rt-14-dev
   dataset-fashion-mnist
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch python3-numpy)

@@ -43,17 +43,49 @@ std::optional<DType> parse_dtype_code(std::string_view code) {
   return std::nullopt;
 }
 
-// A string read from the file as a JSON literal, so an odd name cannot break the one-line message.
-std::string json_quoted(const std::string& s) { return Json(s).dump(); }
+// A value read from the file, for an error message: as JSON (so an odd name cannot break the
+// one-line message), but only its first levels, items and characters, so that a huge or deeply
+// nested value neither floods the message nor recurses once per level.
+std::string excerpt(const Json& v, int depth = 0) {
+  constexpr int kMaxDepth = 8;
+  constexpr size_t kMaxItems = 16, kMaxChars = 64;
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s.size() <= kMaxChars) return v.dump();
+    // Cutting may split a UTF-8 sequence: the dump replaces it instead of throwing.
+    return Json(s.substr(0, kMaxChars) + "...").dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  if (!v.is_structured()) return v.dump();
+  const bool array = v.is_array();
+  std::string out(1, array ? '[' : '{');
+  if (depth + 1 == kMaxDepth && !v.empty()) {
+    out += "...";
+  } else {
+    size_t n = 0;
+    for (auto it = v.begin(); it != v.end(); ++it, ++n) {
+      if (n > 0) out += ',';
+      if (n == kMaxItems) {
+        out += "...";
+        break;
+      }
+      if (!array) out += excerpt(Json(it.key())) + ':';
+      out += excerpt(*it, depth + 1);
+    }
+  }
+  return out + (array ? ']' : '}');
+}
 
-// nlohmann's parse errors quote the last bytes read, which in a corrupt file need not be UTF-8.
+std::string json_quoted(const std::string& s) { return excerpt(Json(s)); }
+
+// nlohmann's parse errors quote the last bytes read, which in a corrupt file need not be UTF-8 and
+// may be a whole long string: non-ASCII bytes are escaped and the message is cut at 300 bytes.
 std::string ascii_only(std::string_view s) {
   std::string out;
-  for (char c : s) {
+  for (char c : s.substr(0, 300)) {
     const auto byte = static_cast<uint8_t>(c);
     out += byte < 0x80 ? std::string(1, c) : fmt::format("\\x{:02X}", byte);
   }
-  return out;
+  return s.size() > 300 ? out + "..." : out;
 }
 
 // One header entry, validated against the data section's size.
@@ -66,7 +98,7 @@ struct Entry {
 
 Entry parse_entry(const std::string& src, const std::string& raw_name, const Json& entry, uint64_t data_size) {
   const std::string name = json_quoted(raw_name);
-  MINIDL_CHECK(entry.is_object(), "{}: tensor {}: entry {} is not a JSON object", src, name, entry.dump());
+  MINIDL_CHECK(entry.is_object(), "{}: tensor {}: entry {} is not a JSON object", src, name, excerpt(entry));
   for (const char* key : {"dtype", "shape", "data_offsets"}) {
     MINIDL_CHECK(entry.contains(key), "{}: tensor {}: missing \"{}\"", src, name, key);
   }
@@ -74,9 +106,9 @@ Entry parse_entry(const std::string& src, const std::string& raw_name, const Jso
 
   const Json& dtype = entry["dtype"];
   MINIDL_CHECK(dtype.is_string(), "{}: tensor {}: dtype {} is not a string: expected one of {}", src, name,
-               dtype.dump(), kExpectedCodes);
+               excerpt(dtype), kExpectedCodes);
   const std::optional<DType> parsed = parse_dtype_code(dtype.get_ref<const std::string&>());
-  MINIDL_CHECK(parsed.has_value(), "{}: tensor {}: unknown dtype {}: expected one of {}", src, name, dtype.dump(),
+  MINIDL_CHECK(parsed.has_value(), "{}: tensor {}: unknown dtype {}: expected one of {}", src, name, excerpt(dtype),
                kExpectedCodes);
   e.dtype = *parsed;
 
@@ -84,7 +116,7 @@ Entry parse_entry(const std::string& src, const std::string& raw_name, const Jso
   const bool shape_ok = shape.is_array() && std::all_of(shape.begin(), shape.end(), [](const Json& s) {
     return s.is_number_unsigned() && s.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
   });
-  MINIDL_CHECK(shape_ok, "{}: tensor {}: shape {} is not a list of non-negative integers", src, name, shape.dump());
+  MINIDL_CHECK(shape_ok, "{}: tensor {}: shape {} is not a list of non-negative integers", src, name, excerpt(shape));
   // The byte count the shape needs, overflow-checked: a corrupt shape must not wrap to a small one.
   uint64_t expected_bytes = dtype_size(e.dtype);
   bool overflow = false;
@@ -97,7 +129,7 @@ Entry parse_entry(const std::string& src, const std::string& raw_name, const Jso
   MINIDL_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
                    offsets[1].is_number_unsigned(),
                "{}: tensor {}: data_offsets {} is not two non-negative integers [begin, end]", src, name,
-               offsets.dump());
+               excerpt(offsets));
   e.begin = offsets[0].get<uint64_t>();
   e.end = offsets[1].get<uint64_t>();
   MINIDL_CHECK(e.begin <= e.end, "{}: tensor {}: data_offsets [{}, {}] begin after end", src, name, e.begin, e.end);
@@ -107,15 +139,21 @@ Entry parse_entry(const std::string& src, const std::string& raw_name, const Jso
   MINIDL_CHECK(!overflow && e.end - e.begin == expected_bytes, "{}: tensor {}: {} bytes for {} {}: expected {}", src,
                name, e.end - e.begin, dtype_code(e.dtype), shape_str(e.shape),
                overflow ? std::string("more than 2^64") : std::to_string(expected_bytes));
+  // An empty tensor passes with any other dims; its element count and strides are still computed
+  // from them (zeros skipped), so they must not overflow either.
+  int64_t elements = 1;
+  bool too_many = false;
+  for (int64_t d : e.shape) too_many = too_many || (d != 0 && __builtin_mul_overflow(elements, d, &elements));
+  MINIDL_CHECK(!too_many, "{}: tensor {}: shape {} has more than 2^63 elements", src, name, shape_str(e.shape));
   return e;
 }
 
 std::map<std::string, std::string> parse_metadata(const std::string& src, const Json& metadata) {
-  MINIDL_CHECK(metadata.is_object(), "{}: {} {} is not a JSON object", src, kMetadataKey, metadata.dump());
+  MINIDL_CHECK(metadata.is_object(), "{}: {} {} is not a JSON object", src, kMetadataKey, excerpt(metadata));
   std::map<std::string, std::string> out;
   for (const auto& [key, value] : metadata.items()) {
     MINIDL_CHECK(value.is_string(), "{}: {} value of {} is {}: expected a string", src, kMetadataKey, json_quoted(key),
-                 value.dump());
+                 excerpt(value));
     out.emplace(key, value.get<std::string>());
   }
   return out;
@@ -202,16 +240,23 @@ SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, const std::str
   const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), header_size);
   const std::span<const uint8_t> data = bytes.subspan(8 + header_size);
 
-  // The parsed object would silently keep only the last of two equal names: catch them here.
+  // The parsed object would silently keep only the last of two equal names: catch them here. And
+  // stop at a nesting depth no valid header has (it needs 3): copying a deeply nested value, as
+  // the ordered object does when it grows, recurses once per level and would overflow the stack.
+  constexpr int kMaxDepth = 32;
   std::set<std::string> names;
   std::string duplicate;
   const auto find_duplicates = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    MINIDL_CHECK(depth <= kMaxDepth, "{}: malformed header: it nests deeper than {} levels", src, kMaxDepth);
     if (depth == 1 && event == Json::parse_event_t::key && !names.insert(parsed.get<std::string>()).second &&
         duplicate.empty()) {
       duplicate = parsed.get<std::string>();
     }
     return true;
   };
+  // nlohmann's lexer takes a NUL byte for the end of the input: what follows one would go unread.
+  const size_t nul = text.find('\0');
+  MINIDL_CHECK(nul == std::string_view::npos, "{}: malformed header: a NUL byte at header offset {}", src, nul);
   Json header;
   try {
     header = Json::parse(text, find_duplicates);

@@ -13,14 +13,31 @@ Tensor Module::register_parameter(const std::string& name, Tensor value) {
   return value;
 }
 
-void Module::collect(const std::string& prefix, NamedTensors& out) const {
-  for (const auto& [name, t] : params_) out.emplace_back(prefix + name, t);
-  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+Tensor Module::register_buffer(const std::string& name, Tensor value) {
+  buffers_.emplace_back(name, value);
+  return value;
+}
+
+void Module::collect(const std::string& prefix, bool buffers, NamedTensors& out) const {
+  for (const auto& [name, t] : buffers ? buffers_ : params_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", buffers, out);
 }
 
 NamedTensors Module::named_parameters() const {
   NamedTensors out;
-  collect("", out);
+  collect("", false, out);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", true, out);
+  return out;
+}
+
+NamedTensors Module::named_state() const {
+  NamedTensors out = named_parameters();
+  collect("", true, out);
   return out;
 }
 
@@ -32,7 +49,8 @@ std::vector<Tensor> Module::parameters() const {
 
 void Module::load_parameters(const std::map<std::string, Tensor>& values, const std::string& source) {
   std::set<std::string> expected;
-  for (const auto& [name, param] : named_parameters()) {
+  const NamedTensors state = named_state();
+  for (const auto& [name, param] : state) {
     expected.insert(name);
     auto it = values.find(name);
     MINIDL_CHECK(it != values.end(), "{}: missing parameter '{}' ({})", source, name, param.describe());
@@ -44,11 +62,11 @@ void Module::load_parameters(const std::map<std::string, Tensor>& values, const 
                  value.describe());
   }
   NoGradGuard no_grad;
-  for (const auto& [name, param] : named_parameters()) copy_(param, values.at(name));
+  for (const auto& [name, param] : state) copy_(param, values.at(name));
 }
 
 void Module::to(Device device) {
-  for (const auto& [name, param] : named_parameters()) move_to_device(param, device);
+  for (const auto& [name, t] : named_state()) move_to_device(t, device);
 }
 
 Device Module::device() const {

@@ -27,11 +27,17 @@ class Module {
 
   NamedTensors named_parameters() const;  // depth first, in registration order
   std::vector<Tensor> parameters() const;
-  // Copies values into the parameters; every name must be present with the same shape and dtype,
-  // and no extra names are allowed. `source` names the file in errors.
+  // Buffers: state that is saved and moved with the model but not trained (BatchNorm's running
+  // statistics).
+  NamedTensors named_buffers() const;
+  // Parameters then buffers: what a model file or checkpoint holds (torch's state_dict).
+  NamedTensors named_state() const;
+  // Copies values into the parameters and buffers; every name of named_state() must be present
+  // with the same shape and dtype, and no extra names are allowed. `source` names the file in errors.
   void load_parameters(const std::map<std::string, Tensor>& values, const std::string& source);
 
-  // Moves every parameter to `device` in place (handles held elsewhere follow); grads are cleared.
+  // Moves every parameter and buffer to `device` in place (handles held elsewhere follow); grads
+  // are cleared.
   void to(Device device);
   Device device() const;  // where the parameters are (cpu for a module without any)
 
@@ -44,6 +50,7 @@ class Module {
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor value);
+  Tensor register_buffer(const std::string& name, Tensor value);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     children_.emplace_back(name, module);
@@ -51,9 +58,9 @@ class Module {
   }
 
  private:
-  void collect(const std::string& prefix, NamedTensors& out) const;
+  void collect(const std::string& prefix, bool buffers, NamedTensors& out) const;
 
-  NamedTensors params_;
+  NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
   std::vector<ForwardHook> hooks_;

@@ -29,6 +29,44 @@ void Optimizer::set_lr(double lr) {
   lr_ = lr;
 }
 
+void Optimizer::set_param_state(size_t i, int64_t steps, const StateBuffers& buffers,
+                                const std::vector<double>& scalars) {
+  MINIDL_CHECK(i < params_.size(), "{}: parameter {} is out of range: there are {}", name_, i, params_.size());
+  const Tensor& p = params_[i];
+  MINIDL_CHECK(steps >= 0, "{}: parameter {} ({}): step count {} is negative", name_, i, p.describe(), steps);
+  const std::array<std::string, kMaxOptimizerState> names = state_names();
+  for (int k = 0; k < kMaxOptimizerState; ++k) {
+    const Tensor& b = buffers[k];
+    if (names[k].empty() || steps == 0) {
+      MINIDL_CHECK(!b.defined(), "{}: parameter {} ({}): unexpected state buffer {} ({}){}", name_, i, p.describe(), k,
+                   b.describe(), steps == 0 ? " before the first step" : "");
+    } else {
+      MINIDL_CHECK(b.defined(), "{}: parameter {} ({}): state '{}' is missing after {} steps", name_, i, p.describe(),
+                   names[k], steps);
+      MINIDL_CHECK(b.shape() == p.shape() && b.dtype() == p.dtype(),
+                   "{}: parameter {} ({}): state '{}' is {}: expected the parameter's shape and dtype", name_, i,
+                   p.describe(), names[k], b.describe());
+    }
+  }
+  const std::vector<std::string> scalar_names = scalar_state_names();
+  MINIDL_CHECK(scalars.size() == scalar_names.size(), "{}: parameter {} ({}): {} scalar states given, expected {}",
+               name_, i, p.describe(), scalars.size(), scalar_names.size());
+  for (size_t k = 0; k < scalars.size(); ++k) {
+    MINIDL_CHECK(std::isfinite(scalars[k]), "{}: parameter {} ({}): scalar state '{}' = {} is not finite", name_, i,
+                 p.describe(), scalar_names[k], scalars[k]);
+  }
+  // Private contiguous copies on the parameter's device (the step updates them in place), made
+  // before the state changes.
+  StateBuffers copies;
+  for (int k = 0; k < kMaxOptimizerState; ++k) {
+    if (!buffers[k].defined()) continue;
+    copies[k] = to_device(buffers[k].detach(), p.device());
+    if (copies[k].storage() == buffers[k].storage()) copies[k] = clone(copies[k]);
+  }
+  state_[i] = ParamState{steps, std::move(copies)};
+  set_param_scalars(i, scalars);
+}
+
 void Optimizer::check_non_negative(double value, const char* what) const {
   MINIDL_CHECK(value >= 0 && value < INFINITY, "{}: {} = {} is invalid: expected a finite value >= 0", name_, what,
                value);

@@ -35,6 +35,17 @@ class Optimizer {
   // Parameter i's steps so far and its state buffers (undefined before its first step).
   int64_t param_steps(size_t i) const { return state_.at(i).steps; }
   const StateBuffers& param_state(size_t i) const { return state_.at(i).buffers; }
+  // Per-parameter scalars some optimizers keep besides the buffers (NAdam's mu_product), by name,
+  // and parameter i's values of them in that order.
+  virtual std::vector<std::string> scalar_state_names() const { return {}; }
+  virtual std::vector<double> param_scalars(size_t /*i*/) const { return {}; }
+
+  // Restores parameter i's state, as a checkpoint saved it: steps >= 0; before the first step
+  // (steps == 0) no buffer, else exactly the buffers state_names() names, each with the
+  // parameter's shape and dtype (copied to the parameter's device); one scalar per
+  // scalar_state_names(). Everything is checked before anything changes; errors name the
+  // optimizer, the parameter and the bad value.
+  void set_param_state(size_t i, int64_t steps, const StateBuffers& buffers, const std::vector<double>& scalars = {});
 
  protected:
   // `name` prefixes every error ("Adam: beta2 = 1 is invalid: ...").
@@ -44,6 +55,8 @@ class Optimizer {
   virtual double initial_state(int /*k*/) const { return 0; }
   // The update rule of parameter i's step, its step count (param_steps(i)) already counting it.
   virtual OptimizerRule rule_for(size_t i) = 0;
+  // Sets parameter i's scalars (already checked: one per scalar_state_names(), finite).
+  virtual void set_param_scalars(size_t /*i*/, const std::vector<double>& /*scalars*/) {}
 
   // Hyper-parameter checks, written so that NaN fails them; each error names the optimizer, the
   // hyper-parameter, its value and the range expected.

@@ -172,9 +172,12 @@ class NAdam final : public Optimizer {
   // Parameter i's running product of the momentum coefficients mu_1 ... mu_t (torch's
   // state['mu_product']).
   double mu_product(size_t i) const { return mu_product_.at(i); }
+  std::vector<std::string> scalar_state_names() const override { return {"mu_product"}; }
+  std::vector<double> param_scalars(size_t i) const override { return {mu_product(i)}; }
 
  private:
   OptimizerRule rule_for(size_t i) override;
+  void set_param_scalars(size_t i, const std::vector<double>& scalars) override { mu_product_.at(i) = scalars[0]; }
   NadamOptions options_;
   std::vector<double> mu_product_;
 };

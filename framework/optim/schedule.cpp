@@ -114,6 +114,17 @@ ReduceOnPlateau::ReduceOnPlateau(double lr, double factor, int64_t patience, dou
   MINIDL_CHECK(patience >= 0 && cooldown >= 0, "schedule: patience {} and cooldown {} must be >= 0", patience, cooldown);
 }
 
+void ReduceOnPlateau::set_state(const State& s) {
+  check_rate(s.lr, "plateau learning rate");
+  MINIDL_CHECK(!std::isnan(s.best), "schedule: plateau best metric is NaN");
+  MINIDL_CHECK(s.bad_epochs >= 0 && s.cooldown_left >= 0,
+               "schedule: plateau bad epochs {} and cooldown left {} must be >= 0", s.bad_epochs, s.cooldown_left);
+  lr_ = s.lr;
+  best_ = s.best;
+  bad_epochs_ = s.bad_epochs;
+  cooldown_left_ = s.cooldown_left;
+}
+
 double ReduceOnPlateau::step(double metric) {
   MINIDL_CHECK(!std::isnan(metric), "schedule: plateau metric is NaN");
   if (metric < best_ * (1 - threshold_)) {

@@ -105,6 +105,15 @@ class ReduceOnPlateau {
   double step(double metric);  // returns the rate for the next epoch
   double lr() const { return lr_; }
 
+  // What a checkpoint saves: the rate, the best metric so far (+inf before the first step) and the
+  // two counters. set_state checks them (rate finite and >= 0, best not NaN, counters >= 0).
+  struct State {
+    double lr, best;
+    int64_t bad_epochs, cooldown_left;
+  };
+  State state() const { return {lr_, best_, bad_epochs_, cooldown_left_}; }
+  void set_state(const State& s);
+
  private:
   double lr_, factor_, threshold_, min_lr_;
   int64_t patience_, cooldown_;

@@ -38,8 +38,8 @@ DropConnectLinear::DropConnectLinear(int64_t in_features, int64_t out_features, 
     : p_(p), per_sample_(per_sample), gen_(&drop_gen) {
   MINIDL_CHECK(p >= 0.0 && p <= 1.0, "dropconnect: p = {} is outside [0, 1]", p);
   const Linear reference(in_features, out_features, true, init_gen);  // torch.nn.Linear's initialization
-  weight_ = register_parameter("weight", clone(reference.weight()));
-  bias_ = register_parameter("bias", clone(reference.bias()));
+  weight_ = register_parameter("weight", clone(reference.weight().detach()));
+  bias_ = register_parameter("bias", clone(reference.bias().detach()));
 }
 
 Tensor DropConnectLinear::forward(const Tensor& x) {

@@ -166,7 +166,7 @@ class EarlyStopping final : public Regularizer {
       best_ = loss;
       waited_ = 0;
       best_params_.clear();
-      for (const auto& [name, p] : model.named_parameters()) best_params_[name] = clone(p.detach());
+      for (const auto& [name, t] : model.named_state()) best_params_[name] = clone(t.detach());
       return false;
     }
     if (++waited_ < patience_) return false;
