@@ -39,5 +39,24 @@ TEST(Philox, MatchesCurandDeviceGenerator) {
   for (uint32_t w : ours) ASSERT_EQ(w, curand(&s));
 }
 
+// Gaussian noise's normals: z_2j, z_2j+1 equal curand_normal2 after curand_init(seed, stream,
+// offset + 2j) (the host path of cuRAND's Box-Muller, which minidl's rule follows). Additive noise
+// of sigma 1 on zeros returns z itself.
+TEST(Philox, GaussianNoiseMatchesCurandNormal2) {
+  const PhiloxState st{1234, 3, 8};
+  const int64_t n = 1001;
+  std::vector<double> x(n, 0.0), z(n);
+  cpu::gaussian_noise<double>(0, (n + 1) / 2, n, st, 0.0, 1.0, z.data(), x.data());
+  for (int64_t j = 0; 2 * j < n; ++j) {
+    curandStatePhilox4_32_10_t s;
+    curand_init(st.seed, st.stream, st.offset + 2 * j, &s);
+    const float2 want = curand_normal2(&s);
+    ASSERT_EQ(z[2 * j], static_cast<double>(want.x)) << "pair " << j;
+    if (2 * j + 1 < n) {
+      ASSERT_EQ(z[2 * j + 1], static_cast<double>(want.y)) << "pair " << j;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace minidl
