@@ -7,7 +7,7 @@
 #include "framework/io/safetensors.h"
 #include "framework/ops/ops.h"
 #include "framework/regularize/dropout_layers.h"
-#include "models/mlp.h"
+#include "models/model.h"
 
 namespace minidl {
 
@@ -89,11 +89,12 @@ LoadedModel load_model_file(const std::string& path) {
   }
   const std::string name = info.value("model", "");
   LoadedModel loaded{nullptr, info};
-  if (name == "mlp") {
-    Generator init;
-    loaded.model = std::make_shared<Mlp>(MlpConfig::from_json(info.value("config", nlohmann::json::object())), init);
-  } else {
-    MINIDL_FAIL("{}: unknown model '{}': expected mlp", path, name);
+  // The weights come from the file; dropout layers draw from the default generator (MC dropout).
+  Generator init;
+  try {
+    loaded.model = make_model(name, info.value("config", nlohmann::json::object()), init, default_generator());
+  } catch (const Error& e) {
+    MINIDL_FAIL("{}: {}", path, e.what());
   }
   std::map<std::string, Tensor> values;
   for (const auto& [tensor_name, t] : file.tensors) values.emplace(tensor_name, t);

@@ -12,15 +12,13 @@ nlohmann::json MlpConfig::to_json() const {
 
 MlpConfig MlpConfig::from_json(const nlohmann::json& j) {
   MlpConfig c;
-  try {
-    c.inputs = j.at("inputs").get<int64_t>();
-    c.hidden = j.at("hidden").get<std::vector<int64_t>>();
-    c.classes = j.at("classes").get<int64_t>();
-    c.dropout = j.at("dropout").get<double>();
-    c.dropout_variant = j.value("dropout_variant", std::string("dropout"));  // absent before variants existed
-  } catch (const nlohmann::json::exception& e) {
-    MINIDL_FAIL("MLP config {}: {}", j.dump(), e.what());
-  }
+  read_config(j, "MLP", [&] {
+    c.inputs = j.value("inputs", c.inputs);
+    c.hidden = j.value("hidden", c.hidden);
+    c.classes = j.value("classes", c.classes);
+    c.dropout = j.value("dropout", c.dropout);
+    c.dropout_variant = j.value("dropout_variant", c.dropout_variant);
+  });
   return c;
 }
 
@@ -29,6 +27,9 @@ Mlp::Mlp(const MlpConfig& config, Generator& init_gen, Generator& dropout_gen) :
                config.inputs, config.classes);
   MINIDL_CHECK(config.dropout >= 0.0 && config.dropout <= 1.0, "MLP: dropout p = {} is outside [0, 1]",
                config.dropout);
+  MINIDL_CHECK(config.dropout_variant == "dropconnect" || !is_feature_map_variant(config.dropout_variant),
+               "MLP: dropout variant '{}' is for convolutional feature maps: choose one of {}, or dropconnect",
+               config.dropout_variant, dropout_variant_names(activation_dropout_variants()));
   layers_ = register_module("layers", std::make_shared<Sequential>());
   int64_t width = config.inputs;
   std::shared_ptr<ConcreteDropout> pending;  // a concrete dropout layer waiting for the layer after it

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/nn/layers.h"
+#include "models/model.h"
 #include "framework/regularize/dropout_layers.h"
 
 namespace minidl {
@@ -24,17 +25,18 @@ struct MlpConfig {
   std::string dropout_variant = "dropout";
 
   nlohmann::json to_json() const;
-  static MlpConfig from_json(const nlohmann::json& j);  // validates every field
+  static MlpConfig from_json(const nlohmann::json& j);  // missing fields keep their defaults
 };
 
-class Mlp : public Module {
+class Mlp : public ImageClassifier {
  public:
   Mlp(const MlpConfig& config, Generator& init_gen, Generator& dropout_gen = default_generator());
   Tensor forward(const Tensor& x) override;
   const MlpConfig& config() const { return config_; }
+  nlohmann::json config_json() const override { return config_.to_json(); }
   // Terms the variant adds to the loss: concrete dropout's regularizer for each of its layers
   // (Gal et al. 2017, with weight_reg 1e-6 and dropout_reg 1e-5 for N = 60000 samples); none else.
-  std::vector<Tensor> penalties() const;
+  std::vector<Tensor> penalties() const override;
 
  private:
   MlpConfig config_;

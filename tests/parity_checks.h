@@ -1,5 +1,5 @@
-// Pieces the kernel parity suites share: deterministic test values and a bitwise comparison that
-// names the first difference.
+// Pieces the kernel parity suites share: deterministic test values, a bitwise comparison that
+// names the first difference, and running a CPU reference in pieces.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -42,6 +42,13 @@ template <typename T>
     if (std::memcmp(&want[i], &got[i], sizeof(T)) != 0)
       return ::testing::AssertionFailure() << "element " << i << ": cpu " << show(want[i]) << ", emu " << show(got[i]);
   return ::testing::AssertionSuccess();
+}
+
+// Runs a CPU reference kernel over [0, items) in two uneven pieces, as two threads would.
+template <typename Fn>
+void cpu_in_two(int64_t items, Fn&& fn) {
+  fn(int64_t{0}, items / 3);
+  fn(items / 3, items);
 }
 
 }  // namespace minidl

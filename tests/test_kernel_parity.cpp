@@ -19,13 +19,6 @@ const PhiloxState kStates[] = {{42, 0, 0}, {7, 3, 1000}, {0xdeadbeef, 1, 5}};
 
 using KernelParity = LaunchPolicyTest;
 
-// Runs a CPU reference kernel over [0, items) in two uneven pieces, as two threads would.
-template <typename Fn>
-void cpu_in_two(int64_t items, Fn&& fn) {
-  fn(int64_t{0}, items / 3);
-  fn(items / 3, items);
-}
-
 std::vector<double> test_values(int64_t n, uint64_t salt) {
   std::vector<double> v(n);
   for (int64_t i = 0; i < n; ++i) v[i] = uniform(i, salt);

@@ -33,6 +33,7 @@ struct Sample {
   std::vector<Tensor> inputs;                             // f64 (targets i64)
   std::function<Values(const std::vector<Values>&)> ref;  // the expected forward values
   double tol = 1e-12;                                     // abs + rel; f64 reorders are far below it
+  Fn fn = nullptr;  // the op call when it differs per sample (stride, padding), else the record's
 };
 
 struct ErrorInput {
@@ -47,6 +48,8 @@ struct OpRecord {
   bool gradcheck = true;  // false only for non-differentiable ops
   GradcheckOptions grad_options = {};
 };
+
+const Fn& call_of(const OpRecord& rec, const Sample& s) { return s.fn ? s.fn : rec.fn; }
 
 // Deterministic, well-conditioned test values away from kinks (|x| >= 0.1).
 Tensor values(const Shape& shape, double scale = 1.0, double shift = 0.0, uint64_t seed = 1) {
@@ -135,6 +138,118 @@ double row_sum(const double* p, int64_t n) {
 }
 
 double row_max(const double* p, int64_t n) { return *std::max_element(p, p + n); }
+
+// A conv2d sample: x [N, C, H, W], weight [O, C / groups, kh, kw], bias [O] when `bias`.
+struct ConvCase {
+  Shape x, w;
+  bool bias;
+  Size2 stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  int64_t groups = 1;
+};
+
+Sample conv_sample(const std::string& label, const ConvCase& c) {
+  std::vector<Tensor> inputs{values(c.x), values(c.w, 0.5, 0, 2)};
+  if (c.bias) inputs.push_back(values({c.w[0]}, 1, 0, 3));
+  // Direct convolution, as its definition reads: out[n, o, i, j] = b[o] + sum over the group's
+  // channels and the taps inside the input of x[n, c, i s - p + k d, ...] w[o, c, k, ...].
+  auto ref = [c](const std::vector<Values>& in) {
+    const int64_t n_count = c.x[0], channels = c.x[1], h = c.x[2], w = c.x[3];
+    const int64_t out_ch = c.w[0], group_ch = c.w[1], kh = c.w[2], kw = c.w[3];
+    const int64_t oh_count = (h + 2 * c.padding[0] - c.dilation[0] * (kh - 1) - 1) / c.stride[0] + 1;
+    const int64_t ow_count = (w + 2 * c.padding[1] - c.dilation[1] * (kw - 1) - 1) / c.stride[1] + 1;
+    Values out;
+    for (int64_t n = 0; n < n_count; ++n)
+      for (int64_t o = 0; o < out_ch; ++o)
+        for (int64_t i = 0; i < oh_count; ++i)
+          for (int64_t j = 0; j < ow_count; ++j) {
+            double acc = c.bias ? in[2][o] : 0.0;
+            const int64_t first_channel = o / (out_ch / c.groups) * group_ch;
+            for (int64_t ci = 0; ci < group_ch; ++ci)
+              for (int64_t a = 0; a < kh; ++a)
+                for (int64_t b = 0; b < kw; ++b) {
+                  const int64_t ih = i * c.stride[0] - c.padding[0] + a * c.dilation[0];
+                  const int64_t iw = j * c.stride[1] - c.padding[1] + b * c.dilation[1];
+                  if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                  acc += in[0][((n * channels + first_channel + ci) * h + ih) * w + iw] *
+                         in[1][((o * group_ch + ci) * kh + a) * kw + b];
+                }
+            out.push_back(acc);
+          }
+    return out;
+  };
+  auto fn = [c](const std::vector<Tensor>& in) {
+    return conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding, c.dilation, c.groups);
+  };
+  return {label, inputs, ref, 1e-12, fn};
+}
+
+// A max_pool2d / avg_pool2d sample on x [N, C, H, W].
+struct PoolCase {
+  Shape x;
+  Size2 kernel, stride, padding{0, 0};
+  bool count_include_pad = true;
+};
+
+// The pools by their definition: each window's positions on the input padded by p, its maximum
+// over the positions inside the input, or its mean over all positions (count_include_pad) or
+// over those inside.
+Sample pool_sample(const std::string& label, bool max_pool, const PoolCase& c) {
+  auto ref = [max_pool, c](const std::vector<Values>& in) {
+    const int64_t planes = c.x[0] * c.x[1], h = c.x[2], w = c.x[3];
+    const int64_t oh_count = (h + 2 * c.padding[0] - c.kernel[0]) / c.stride[0] + 1;
+    const int64_t ow_count = (w + 2 * c.padding[1] - c.kernel[1]) / c.stride[1] + 1;
+    Values out;
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t i = 0; i < oh_count; ++i)
+        for (int64_t j = 0; j < ow_count; ++j) {
+          double best = -INFINITY, sum = 0;
+          int64_t inside = 0, padded = 0;
+          for (int64_t a = 0; a < c.kernel[0]; ++a)
+            for (int64_t b = 0; b < c.kernel[1]; ++b) {
+              const int64_t ih = i * c.stride[0] - c.padding[0] + a, iw = j * c.stride[1] - c.padding[1] + b;
+              padded += ih < h + c.padding[0] && iw < w + c.padding[1];
+              if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+              const double v = in[0][(p * h + ih) * w + iw];
+              best = std::max(best, v);
+              sum += v;
+              ++inside;
+            }
+          out.push_back(max_pool ? best : sum / static_cast<double>(c.count_include_pad ? padded : inside));
+        }
+    return out;
+  };
+  auto fn = [max_pool, c](const std::vector<Tensor>& in) {
+    return max_pool ? max_pool2d(in[0], c.kernel, c.stride, c.padding)
+                    : avg_pool2d(in[0], c.kernel, c.stride, c.padding, c.count_include_pad);
+  };
+  return {label, {values(c.x)}, ref, 1e-12, fn};
+}
+
+// adaptive_avg_pool2d of x [N, C, H, W] to out_h x out_w: output (i, j) averages rows
+// [floor(i H / out_h), ceil((i + 1) H / out_h)) and likewise columns.
+Sample adaptive_pool_sample(const std::string& label, const Shape& x, int64_t out_h, int64_t out_w) {
+  auto ref = [x, out_h, out_w](const std::vector<Values>& in) {
+    const int64_t h = x[2], w = x[3];
+    auto bounds = [](int64_t i, int64_t n, int64_t out) {
+      return std::pair<int64_t, int64_t>(static_cast<int64_t>(std::floor(static_cast<double>(i * n) / out)),
+                                         static_cast<int64_t>(std::ceil(static_cast<double>((i + 1) * n) / out)));
+    };
+    Values result;
+    for (int64_t p = 0; p < x[0] * x[1]; ++p)
+      for (int64_t i = 0; i < out_h; ++i)
+        for (int64_t j = 0; j < out_w; ++j) {
+          const auto [h0, h1] = bounds(i, h, out_h);
+          const auto [w0, w1] = bounds(j, w, out_w);
+          double sum = 0;
+          for (int64_t a = h0; a < h1; ++a)
+            for (int64_t b = w0; b < w1; ++b) sum += in[0][(p * h + a) * w + b];
+          result.push_back(sum / static_cast<double>((h1 - h0) * (w1 - w0)));
+        }
+    return result;
+  };
+  auto fn = [out_h, out_w](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], out_h, out_w); };
+  return {label, {values(x)}, ref, 1e-12, fn};
+}
 
 std::map<OpId, OpRecord> make_records() {
   std::map<OpId, OpRecord> r;
@@ -300,6 +415,71 @@ std::map<OpId, OpRecord> make_records() {
                           return Values{s / 6};
                         }}},
                       {{[] { mse_loss(Tensor::zeros({2}), Tensor::zeros({3})); }, "differ in shape"}}};
+  r[OpId::Conv2d].samples = {
+      conv_sample("3x3 pad 1 with bias", {{2, 3, 5, 4}, {4, 3, 3, 3}, true, {1, 1}, {1, 1}}),
+      conv_sample("stride, padding, dilation per axis, no bias",
+                  {{1, 2, 7, 6}, {3, 2, 2, 3}, false, {2, 1}, {1, 2}, {2, 1}}),
+      conv_sample("groups 2, stride 2", {{2, 4, 5, 5}, {6, 2, 3, 3}, true, {2, 2}, {1, 1}, {1, 1}, 2}),
+      conv_sample("depthwise, channel multiplier 2", {{1, 3, 4, 4}, {6, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 3}),
+      conv_sample("empty batch", {{0, 2, 4, 4}, {2, 2, 3, 3}, true})};
+  {
+    const Tensor x = Tensor::zeros({1, 4, 5, 5}, DType::F64);
+    const Tensor w = Tensor::zeros({4, 2, 3, 3}, DType::F64);
+    r[OpId::Conv2d].errors = {
+        {[] { conv2d(Tensor::zeros({1, 3, 5, 5}), Tensor::zeros({4, 1, 3, 3}), {}, {1, 1}, {0, 0}, {1, 1}, 2); },
+         "3 input channels are not divisible by groups = 2"},
+        {[x] { conv2d(x, Tensor::zeros({3, 2, 3, 3}, DType::F64), {}, {1, 1}, {0, 0}, {1, 1}, 2); },
+         "3 output channels"},
+        {[x, w] { conv2d(x, w, {}); }, "takes 2 input channels per group (2 with groups = 1)"},
+        {[x, w] { conv2d(x, w, {}, {1, 1}, {0, 0}, {1, 1}, 0); }, "groups must be positive, got 0"},
+        {[x] { conv2d(x, Tensor::zeros({1, 4, 6, 3}, DType::F64), {}); }, "larger than the padded input 5x5"},
+        {[x] { conv2d(x, Tensor::zeros({1, 4, 3, 3}, DType::F64), {}, {1, 1}, {0, 0}, {3, 1}); },
+         "kernel 3x3 (dilation 3x1) is larger than the padded input 5x5"},
+        {[x, w] { conv2d(x, w, {}, {0, 1}, {0, 0}, {1, 1}, 2); }, "stride must be positive, got 0x1"},
+        {[x, w] { conv2d(x, w, {}, {1, 1}, {0, 0}, {1, 0}, 2); }, "dilation must be positive, got 1x0"},
+        {[x, w] { conv2d(x, w, {}, {1, 1}, {0, -1}, {1, 1}, 2); }, "padding must be non-negative, got 0x-1"},
+        {[x, w] { conv2d(x, w, Tensor::zeros({3}, DType::F64), {1, 1}, {0, 0}, {1, 1}, 2); }, "bias must be [4]"},
+        {[x] { conv2d(x, Tensor::zeros({4, 4, 3, 3}), {}); }, "different dtypes"},
+        {[w] { conv2d(Tensor::zeros({4, 5, 5}, DType::F64), w, {}); }, "expected input [N, C, H, W]"},
+        {[x] { conv2d(x, Tensor::zeros({4, 4, 3}, DType::F64), {}); }, "expected weight [O, C / groups, kh, kw]"}};
+#if defined(MINIDL_HAS_EMU)
+    r[OpId::Conv2d].errors.push_back({[x, w] { conv2d(x, to_device(w, kDeviceUnderTest), {}); }, "different devices"});
+#endif
+  }
+  r[OpId::MaxPool2d].samples = {
+      pool_sample("3x3 stride 2 pad 1", true, {{2, 3, 7, 6}, {3, 3}, {2, 2}, {1, 1}}),
+      pool_sample("2x2 stride 2, odd size", true, {{1, 2, 5, 5}, {2, 2}, {2, 2}}),
+      pool_sample("3x2 stride 1x2 pad 1x0", true, {{1, 1, 4, 6}, {3, 2}, {1, 2}, {1, 0}})};
+  r[OpId::AvgPool2d].samples = {
+      pool_sample("3x3 stride 2 pad 1, padding counted", false, {{2, 2, 7, 6}, {3, 3}, {2, 2}, {1, 1}}),
+      pool_sample("3x3 stride 2 pad 1, padding not counted", false, {{2, 2, 7, 6}, {3, 3}, {2, 2}, {1, 1}, false}),
+      pool_sample("2x3 stride 1x2 pad 0x1", false, {{1, 3, 4, 5}, {2, 3}, {1, 2}, {0, 1}})};
+  // Both fixed-window pools share their checks.
+  for (const OpId op : {OpId::MaxPool2d, OpId::AvgPool2d}) {
+    const auto pool = [op](const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
+      return op == OpId::MaxPool2d ? max_pool2d(x, kernel, stride, padding) : avg_pool2d(x, kernel, stride, padding);
+    };
+    const Tensor x = Tensor::zeros({1, 2, 4, 4});
+    r[op].errors = {{[=] { pool(x, {2, 2}, {2, 2}, {2, 0}); }, "padding 2x0 is more than half the kernel 2x2"},
+                    {[=] { pool(x, {0, 2}, {2, 2}, {0, 0}); }, "kernel must be positive, got 0x2"},
+                    {[=] { pool(x, {2, 2}, {2, -1}, {0, 0}); }, "stride must be positive, got 2x-1"},
+                    {[=] { pool(x, {2, 2}, {2, 2}, {-1, 0}); }, "padding must be non-negative"},
+                    {[=] { pool(x, {5, 2}, {1, 1}, {0, 0}); },
+                     "kernel 5x2 (dilation 1x1) is larger than the padded input 4x4"},
+                    {[=] { pool(Tensor::zeros({2, 4, 4}), {2, 2}, {2, 2}, {0, 0}); }, "expected input [N, C, H, W]"},
+                    {[=] { pool(Tensor::zeros({1, 1, 4, 4}, DType::I64), {2, 2}, {2, 2}, {0, 0}); }, "floating"}};
+  }
+  r[OpId::AdaptiveAvgPool2d].samples = {
+      adaptive_pool_sample("5x7 to 3x4", {2, 2, 5, 7}, 3, 4),
+      adaptive_pool_sample("3x2 to 5x4, overlapping", {1, 2, 3, 2}, 5, 4),
+      adaptive_pool_sample("global", {2, 3, 4, 4}, 1, 1),
+      // PyTorch's windows of 5 inputs to 3 outputs: [0, 2), [1, 4), [3, 5).
+      {"known windows", {Tensor::from_vector(Values{1, 2, 3, 4, 5}, {1, 1, 1, 5})},
+       [](const std::vector<Values>&) { return Values{1.5, 3, 4.5}; }, 1e-15,
+       [](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], 1, 3); }}};
+  r[OpId::AdaptiveAvgPool2d].errors = {
+      {[] { adaptive_avg_pool2d(Tensor::zeros({1, 1, 4, 4}), 0, 2); }, "output size must be positive, got 0x2"},
+      {[] { adaptive_avg_pool2d(Tensor::zeros({1, 1, 0, 4}), 2, 2); }, "with H, W >= 1"}};
   // Dropout with a fixed generator state: the mask comes from the Philox words, which
   // test_philox.cpp proves equal to cuRAND's; each call of fn reuses the same state so the mask is
   // fixed during gradcheck.
@@ -484,7 +664,7 @@ TEST_P(OpTest, ForwardMatchesReference) {
   for (const Sample& s : rec.samples) {
     std::vector<Values> in;
     for (const Tensor& t : s.inputs) in.push_back(t.to_vector<double>());
-    const Tensor out = rec.fn(s.inputs);
+    const Tensor out = call_of(rec, s)(s.inputs);
     expect_close(flat(out), s.ref(in), s.tol, std::string(op_name(op)) + " / " + s.label);
   }
 }
@@ -504,7 +684,8 @@ TEST_P(OpTest, NonContiguousInputsGiveTheSameResult) {
       EXPECT_FALSE(v.is_contiguous() && t.size(0) > 1 && t.size(-1) > 1);
       strided.push_back(v);
     }
-    expect_close(flat(rec.fn(strided)), flat(rec.fn(s.inputs)), s.tol, std::string(op_name(op)) + " / " + s.label);
+    expect_close(flat(call_of(rec, s)(strided)), flat(call_of(rec, s)(s.inputs)), s.tol,
+                 std::string(op_name(op)) + " / " + s.label);
   }
 }
 
@@ -519,7 +700,7 @@ TEST_P(OpTest, GradcheckInF64) {
     bool empty = false;
     for (const Tensor& t : s.inputs) empty = empty || t.numel() == 0;
     if (empty) continue;  // nothing to differentiate
-    const GradcheckResult r = gradcheck(rec.fn, s.inputs, rec.grad_options);
+    const GradcheckResult r = gradcheck(call_of(rec, s), s.inputs, rec.grad_options);
     EXPECT_TRUE(r.ok) << op_name(op) << " / " << s.label << ": " << r.message;
   }
 }
@@ -535,6 +716,31 @@ TEST_P(OpTest, ErrorInputsGiveClearMessages) {
       EXPECT_NE(std::string(err.what()).find(e.expected), std::string::npos) << op_name(op) << ": " << err.what();
     }
   }
+}
+
+// Ties and NaNs, which gradcheck cannot reach (max has no derivative there): the maximum's
+// gradient goes to the first maximum in row order, or to the first NaN, on every device.
+TEST(MaxPool2d, GradientGoesToTheFirstMaximumOrNaN) {
+  const double nan = std::nan("");
+  struct Case {
+    Values x;
+    Shape shape;
+    Values y, grad;
+  };
+  // [[5, 5, 1], [5, 2, 5]]: both 2x2 windows (stride 1) hold tied 5s. [[1, nan], [nan, 3]]: two NaNs.
+  for (const Case& c : {Case{{5, 5, 1, 5, 2, 5}, {1, 1, 2, 3}, {5, 5}, {1, 1, 0, 0, 0, 0}},
+                        Case{{1, nan, nan, 3}, {1, 1, 2, 2}, {nan}, {0, 1, 0, 0}}})
+    for (const Device device : {kCPU, kDeviceUnderTest}) {
+      Tensor x = to_device(Tensor::from_vector(c.x, c.shape), device);
+      x.requires_grad_(true);
+      const Tensor y = max_pool2d(x, {2, 2}, {1, 1});
+      sum(y).backward();
+      const Values got = flat(y);
+      ASSERT_EQ(got.size(), c.y.size());
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_TRUE(std::isnan(c.y[i]) ? std::isnan(got[i]) : got[i] == c.y[i]) << device.str() << " y " << i;
+      EXPECT_EQ(flat(x.grad()), c.grad) << device.str();
+    }
 }
 
 std::vector<Tensor> on_device(const std::vector<Tensor>& xs, Device device) {
@@ -565,18 +771,19 @@ void check_device_parity(OpId op, Device device) {
   const OpRecord rec = make_records().at(op);
   for (const Sample& s : rec.samples) {
     const std::string where = std::string(op_name(op)) + " / " + s.label + " on " + device.str();
-    const Values cpu = flat(rec.fn(s.inputs));
-    expect_close(flat(rec.fn(on_device(s.inputs, device))), cpu, std::max(s.tol, 1e-10), where);
+    const Fn& fn = call_of(rec, s);
+    const Values cpu = flat(fn(s.inputs));
+    expect_close(flat(fn(on_device(s.inputs, device))), cpu, std::max(s.tol, 1e-10), where);
     // The same values as strided views on the device (transposed copies transposed back).
     std::vector<Tensor> strided;
     for (const Tensor& t : on_device(s.inputs, device))
       strided.push_back(is_floating(t.dtype()) && t.dim() >= 2 ? transpose(contiguous(transpose(t, 0, -1)), 0, -1) : t);
-    expect_close(flat(rec.fn(strided)), cpu, std::max(s.tol, 1e-10), where + " (strided views)");
+    expect_close(flat(fn(strided)), cpu, std::max(s.tol, 1e-10), where + " (strided views)");
     bool empty = false;
     for (const Tensor& t : s.inputs) empty = empty || t.numel() == 0;
     if (!op_spec(op).differentiable || empty) continue;
-    const std::vector<Values> device_grads = weighted_grads(rec.fn, s.inputs, device);
-    const std::vector<Values> cpu_grads = weighted_grads(rec.fn, s.inputs, kCPU);
+    const std::vector<Values> device_grads = weighted_grads(fn, s.inputs, device);
+    const std::vector<Values> cpu_grads = weighted_grads(fn, s.inputs, kCPU);
     ASSERT_EQ(device_grads.size(), cpu_grads.size());
     for (size_t i = 0; i < cpu_grads.size(); ++i)
       expect_close(device_grads[i], cpu_grads[i], 1e-10, where + " gradient of input " + std::to_string(i));

@@ -25,6 +25,11 @@ Tensor Linear::forward(const Tensor& x) {
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 
+Tensor Flatten::forward(const Tensor& x) {
+  MINIDL_CHECK(x.dim() >= 1, "Flatten: input must have a batch dim, got {}", x.describe());
+  return reshape(x, {x.size(0), -1});
+}
+
 Sequential& Sequential::add(std::shared_ptr<Module> module) {
   register_module(std::to_string(modules_.size()), module);
   modules_.push_back(std::move(module));

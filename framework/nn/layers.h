@@ -28,6 +28,12 @@ class ReLU : public Module {
   Tensor forward(const Tensor& x) override;
 };
 
+// [N, ...] -> [N, prod(...)].
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+};
+
 // Runs its children in order; they are named "0", "1", ...
 class Sequential : public Module {
  public:

@@ -15,6 +15,7 @@
 #include "kernels/common/random_rules.h"
 #include "kernels/common/unary.h"
 #include "kernels/common/reduce_kind.h"
+#include "kernels/common/window2d.h"
 
 namespace minidl {
 
@@ -77,6 +78,17 @@ class Backend {
   // grad_loss: the one-element gradient of the loss, on this device.
   virtual void cross_entropy_backward(const Tensor& grad_logits, const Tensor& logits, const Tensor& target,
                                       const Tensor& row_lse, const Tensor& grad_loss) = 0;
+  // Sliding windows over the planes of contiguous x [planes, H, W] (kernels/cpu/conv.h,
+  // kernels/cpu/pool.h state each rule). cols: [planes, kh * kw, out_h * out_w]; y, indices
+  // (i64: the argmax's offset in its input plane): [planes, out_h, out_w]; all contiguous.
+  virtual void im2col(const Window2d& g, const Tensor& cols, const Tensor& x) = 0;
+  virtual void col2im(const Window2d& g, const Tensor& x, const Tensor& cols) = 0;
+  virtual void max_pool2d(const Window2d& g, const Tensor& y, const Tensor& indices, const Tensor& x) = 0;
+  virtual void max_pool2d_backward(const Window2d& g, const Tensor& grad_x, const Tensor& grad_y,
+                                   const Tensor& indices) = 0;
+  virtual void avg_pool2d(const Window2d& g, bool count_include_pad, const Tensor& y, const Tensor& x) = 0;
+  virtual void avg_pool2d_backward(const Window2d& g, bool count_include_pad, const Tensor& grad_x,
+                                   const Tensor& grad_y) = 0;
   // The dropout family (kernels/cpu/dropout.h states each rule). Tensors are contiguous; masks
   // come from the Philox words of `state`. mask: u8; bits: i32 words holding the 1-bit mask.
   virtual void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) = 0;

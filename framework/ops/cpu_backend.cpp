@@ -9,10 +9,12 @@
 #include "framework/ops/dispatch.h"
 #include "framework/core/indexer.h"
 #include "framework/ops/backend.h"
+#include "kernels/cpu/conv.h"
 #include "kernels/cpu/dropout.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/loss.h"
 #include "kernels/cpu/optim.h"
+#include "kernels/cpu/pool.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax.h"
 
@@ -138,6 +140,56 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void im2col(const Window2d& g, const Tensor& cols, const Tensor& x) override {
+    visit_floating(x.dtype(), "im2col", [&](auto tag) {
+      using T = decltype(tag);
+      for_planes(g, [&](int64_t b, int64_t e) { cpu::im2col<T>(b, e, g, cols.data<T>(), x.data<T>()); });
+    });
+  }
+
+  void col2im(const Window2d& g, const Tensor& x, const Tensor& cols) override {
+    visit_floating(x.dtype(), "col2im", [&](auto tag) {
+      using T = decltype(tag);
+      for_planes(g, [&](int64_t b, int64_t e) { cpu::col2im<T>(b, e, g, x.data<T>(), cols.data<T>()); });
+    });
+  }
+
+  void max_pool2d(const Window2d& g, const Tensor& y, const Tensor& indices, const Tensor& x) override {
+    visit_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      for_planes(g, [&](int64_t b, int64_t e) {
+        cpu::max_pool2d_forward<T>(b, e, g, y.data<T>(), indices.data<int64_t>(), x.data<T>());
+      });
+    });
+  }
+
+  void max_pool2d_backward(const Window2d& g, const Tensor& gx, const Tensor& gy, const Tensor& indices) override {
+    visit_floating(gx.dtype(), "max_pool2d backward", [&](auto tag) {
+      using T = decltype(tag);
+      for_planes(g, [&](int64_t b, int64_t e) {
+        cpu::max_pool2d_backward<T>(b, e, g, gx.data<T>(), gy.data<T>(), indices.data<int64_t>());
+      });
+    });
+  }
+
+  void avg_pool2d(const Window2d& g, bool count_include_pad, const Tensor& y, const Tensor& x) override {
+    visit_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      for_planes(g, [&](int64_t b, int64_t e) {
+        cpu::avg_pool2d_forward<T>(b, e, g, count_include_pad, y.data<T>(), x.data<T>());
+      });
+    });
+  }
+
+  void avg_pool2d_backward(const Window2d& g, bool count_include_pad, const Tensor& gx, const Tensor& gy) override {
+    visit_floating(gx.dtype(), "avg_pool2d backward", [&](auto tag) {
+      using T = decltype(tag);
+      for_planes(g, [&](int64_t b, int64_t e) {
+        cpu::avg_pool2d_backward<T>(b, e, g, count_include_pad, gx.data<T>(), gy.data<T>());
+      });
+    });
+  }
+
   void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) override {
     parallel_for(mask.numel(), [&](int64_t b, int64_t e) {
       cpu::dropout_mask(b, e, state, threshold, mask.data<uint8_t>());
@@ -254,6 +306,12 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // A window kernel's planes, split across threads; a plane costs a visit of each output's window.
+  template <typename Fn>
+  static void for_planes(const Window2d& g, Fn&& fn) {
+    parallel_for(g.planes, fn, g.h.out * g.w.out * g.h.kernel * g.w.kernel + g.h.in * g.w.in);
+  }
+
   // One tensor of an elementwise rule's step, split across threads.
   template <typename T, typename Params>
   static void step_tensor(const Params& hp, const ParamBuffers<T>& b) {

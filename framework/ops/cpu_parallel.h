@@ -10,11 +10,12 @@
 
 namespace minidl {
 
+// item_cost: the elements of work per item (a plane's size, for kernels that split planes).
 template <typename Fn>
-void parallel_for(int64_t n, Fn&& fn) {
+void parallel_for(int64_t n, Fn&& fn, int64_t item_cost = 1) {
   // Below this many elements a parallel region costs more than it saves.
   constexpr int64_t kMinPerThread = 16384;
-  if (n < 2 * kMinPerThread || omp_get_max_threads() == 1 || omp_in_parallel()) {
+  if (n * item_cost < 2 * kMinPerThread || n < 2 || omp_get_max_threads() == 1 || omp_in_parallel()) {
     fn(int64_t{0}, n);
     return;
   }

@@ -125,6 +125,48 @@ class DeviceBackend final : public Backend {
     });
   }
 
+  void im2col(const Window2d& g, const Tensor& cols, const Tensor& x) override {
+    visit_floating(x.dtype(), "im2col", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::im2col<T>(g, cols.data<T>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void col2im(const Window2d& g, const Tensor& x, const Tensor& cols) override {
+    visit_floating(x.dtype(), "col2im", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::col2im<T>(g, x.data<T>(), cols.data<T>(), kDefaultStream);
+    });
+  }
+
+  void max_pool2d(const Window2d& g, const Tensor& y, const Tensor& indices, const Tensor& x) override {
+    visit_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::max_pool2d_forward<T>(g, y.data<T>(), indices.data<int64_t>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void max_pool2d_backward(const Window2d& g, const Tensor& gx, const Tensor& gy, const Tensor& indices) override {
+    visit_floating(gx.dtype(), "max_pool2d backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::max_pool2d_backward<T>(g, gx.data<T>(), gy.data<T>(), indices.data<int64_t>(), kDefaultStream);
+    });
+  }
+
+  void avg_pool2d(const Window2d& g, bool count_include_pad, const Tensor& y, const Tensor& x) override {
+    visit_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::avg_pool2d_forward<T>(g, count_include_pad, y.data<T>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void avg_pool2d_backward(const Window2d& g, bool count_include_pad, const Tensor& gx, const Tensor& gy) override {
+    visit_floating(gx.dtype(), "avg_pool2d backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::avg_pool2d_backward<T>(g, count_include_pad, gx.data<T>(), gy.data<T>(), kDefaultStream);
+    });
+  }
+
   void dropout_mask(const Tensor& mask, const PhiloxState& state, uint64_t threshold) override {
     kernels::dropout_mask(mask.numel(), state, threshold, mask.data<uint8_t>(), kDefaultStream);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "framework/ops/backend.h"
+#include "framework/ops/conv.h"
 #include "framework/ops/ops.h"
 #include "framework/ops/random_masks.h"
 
@@ -140,6 +141,40 @@ Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target) {
   const double n = static_cast<double>(std::max<int64_t>(input.numel(), 1));
   const Tensor ga = (input - target) * g * (2.0 / n);
   return {ga, minidl::neg(ga)};
+}
+
+// y[n, k] = W[k] @ cols[n, k] (+ b) for each group k, with cols = im2col(x) [N, C * kh * kw, L]:
+// dx = col2im(dcols) with dcols[n, k] = W[k]^T @ g[n, k]; dW[k] = sum_n g[n, k] @ cols[n, k]^T
+// (cols recomputed from x rather than kept from the forward); db = g summed over n, h, w.
+Grads conv2d(const Tensor& g, const Tensor& x, const Tensor& weight, const Window2d& win, int64_t groups,
+             bool has_bias) {
+  const int64_t out_channels = weight.size(0);
+  const Tensor gy = minidl::reshape(minidl::contiguous(g), {x.size(0), out_channels, win.h.out * win.w.out});
+  const Tensor w = minidl::reshape(weight, {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});
+  const Tensor cols = im2col(x, win);
+  const Tensor gcols = cat_groups(groups, 1, [&](int64_t k) {
+    return minidl::matmul(minidl::transpose(group_part(w, 0, k, groups), 0, 1), group_part(gy, 1, k, groups));
+  });
+  const Tensor gw = cat_groups(groups, 0, [&](int64_t k) {
+    const Tensor cols_t = minidl::transpose(group_part(cols, 1, k, groups), 1, 2);
+    return minidl::sum(minidl::matmul(group_part(gy, 1, k, groups), cols_t), {0});
+  });
+  return {col2im(gcols, win, x.shape()), minidl::reshape(gw, weight.shape()),
+          has_bias ? minidl::sum(gy, {0, 2}) : Tensor()};
+}
+
+// Each output's gradient goes to its argmax (indices, saved by the forward).
+Grads max_pool2d(const Tensor& g, const Tensor& indices, const Window2d& win, const Shape& input_shape) {
+  Tensor gx = Tensor::empty(input_shape, g.dtype(), g.device());
+  backend_for(g.device()).max_pool2d_backward(win, gx, minidl::contiguous(g), indices);
+  return {gx};
+}
+
+// Each output's gradient is shared equally by its window's inputs: g / pool_avg_divisor each.
+Grads avg_pool2d(const Tensor& g, const Window2d& win, bool count_include_pad, const Shape& input_shape) {
+  Tensor gx = Tensor::empty(input_shape, g.dtype(), g.device());
+  backend_for(g.device()).avg_pool2d_backward(win, count_include_pad, gx, minidl::contiguous(g));
+  return {gx};
 }
 
 // The random ops' masks and noise, regenerated from the same Philox words (none is stored but

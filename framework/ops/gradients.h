@@ -10,6 +10,7 @@
 #include "kernels/common/philox.h"
 #include "kernels/common/random_rules.h"
 #include "kernels/common/unary.h"
+#include "kernels/common/window2d.h"
 
 namespace minidl::grad {
 
@@ -36,6 +37,10 @@ Grads to_device(const Tensor& g, Device input_device);
 Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim);
 Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target, const Tensor& row_lse);
 Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target);
+Grads conv2d(const Tensor& g, const Tensor& x, const Tensor& weight, const Window2d& win, int64_t groups,
+             bool has_bias);
+Grads max_pool2d(const Tensor& g, const Tensor& indices, const Window2d& win, const Shape& input_shape);
+Grads avg_pool2d(const Tensor& g, const Window2d& win, bool count_include_pad, const Shape& input_shape);
 Grads bernoulli_dropout(const Tensor& g, const PhiloxState& state, uint64_t threshold, const DropoutAffine& rule,
                         const Shape& mask_shape);
 Grads dropout_packed(const Tensor& g, const Tensor& bits, double scale);

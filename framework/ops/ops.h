@@ -2,6 +2,8 @@
 // and records its gradient rule (framework/ops/gradients.cpp) when autograd needs it.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <vector>
 
 #include "framework/core/tensor.h"
@@ -80,6 +82,23 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target);
 // so the loss is (1 - eps) * CE + eps * mean over rows of (-1/C) sum_c log softmax(logits)_c.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, double label_smoothing);
 Tensor mse_loss(const Tensor& input, const Tensor& target);  // mean squared error
+
+// 2-D convolution and pooling over x [N, C, H, W] (framework/ops/conv_ops.cpp), with PyTorch's
+// semantics and output sizes (floor mode). Size2 is {height, width}.
+using Size2 = std::array<int64_t, 2>;
+// Cross-correlation with weight [O, C / groups, kh, kw] and bias [O] (or undefined): im2col, then
+// one batched GEMM per group. Output [N, O, out_h, out_w].
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride = {1, 1}, Size2 padding = {0, 0},
+              Size2 dilation = {1, 1}, int64_t groups = 1);
+// The maximum of each window, padding never chosen (padding <= kernel / 2). The gradient goes to
+// the first maximum in row order (NaN counts as the maximum).
+Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding = {0, 0});
+// The mean of each window: over kh * kw positions, padding included, or with !count_include_pad
+// over the inputs the window covers.
+Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding = {0, 0}, bool count_include_pad = true);
+// The mean over PyTorch's adaptive windows: output i of an axis of n inputs averages
+// [floor(i * n / out), ceil((i + 1) * n / out)).
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 
 // Random ops (framework/ops/random_ops.cpp). Each draws its words from gen (docs/reproducibility.md):
 // element i (or mask element i) uses word (offset + i), so results are identical on every device

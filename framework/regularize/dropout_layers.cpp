@@ -84,16 +84,42 @@ const std::vector<DropoutVariant>& activation_dropout_variants() {
   return table;
 }
 
-std::string dropout_variant_names() {
+const std::vector<DropoutVariant>& feature_map_dropout_variants() {
+  static const std::vector<DropoutVariant> table = {
+      {"dropout2d", "whole channels dropped (spatial dropout)",
+       [](double p, Generator& g) {
+         return std::make_shared<DropoutLayer>(
+             "dropout2d", [](const Tensor& x, double q, bool t, Generator& gen) { return spatial_dropout(x, q, 2, t, gen); },
+             p, g);
+       }},
+      {"dropblock", "3x3 blocks dropped (DropBlock)",
+       [](double p, Generator& g) {
+         return std::make_shared<DropoutLayer>(
+             "dropblock", [](const Tensor& x, double q, bool t, Generator& gen) { return dropblock(x, q, 3, t, gen); }, p,
+             g);
+       }},
+  };
+  return table;
+}
+
+std::string dropout_variant_names(const std::vector<DropoutVariant>& variants) {
   std::string names;
-  for (const DropoutVariant& v : activation_dropout_variants()) names += (names.empty() ? "" : ", ") + v.name;
+  for (const DropoutVariant& v : variants) names += (names.empty() ? "" : ", ") + v.name;
   return names;
 }
 
+bool is_feature_map_variant(const std::string& name) {
+  for (const DropoutVariant& v : feature_map_dropout_variants())
+    if (v.name == name) return true;
+  return false;
+}
+
 std::shared_ptr<Module> make_dropout_layer(const std::string& name, double p, Generator& gen) {
-  for (const DropoutVariant& v : activation_dropout_variants())
-    if (v.name == name) return v.make(p, gen);
-  MINIDL_FAIL("unknown dropout variant '{}': expected one of {}, or dropconnect", name, dropout_variant_names());
+  for (const auto* table : {&activation_dropout_variants(), &feature_map_dropout_variants()})
+    for (const DropoutVariant& v : *table)
+      if (v.name == name) return v.make(p, gen);
+  MINIDL_FAIL("unknown dropout variant '{}': expected one of {}, {}, or dropconnect", name,
+              dropout_variant_names(activation_dropout_variants()), dropout_variant_names(feature_map_dropout_variants()));
 }
 
 DropoutSpec parse_dropout_spec(const std::string& spec) {

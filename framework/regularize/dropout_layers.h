@@ -83,8 +83,11 @@ struct DropoutVariant {
 };
 // The variants that act on activations of any shape ([N, F] included), in the order help lists them.
 const std::vector<DropoutVariant>& activation_dropout_variants();
-std::string dropout_variant_names();
-// The layer for `name`, or an error listing the names.
+// The variants for convolutional feature maps [N, C, H, W]: dropout2d and dropblock (block 3).
+const std::vector<DropoutVariant>& feature_map_dropout_variants();
+std::string dropout_variant_names(const std::vector<DropoutVariant>& variants);
+bool is_feature_map_variant(const std::string& name);
+// The layer for `name` (of either list), or an error listing the names.
 std::shared_ptr<Module> make_dropout_layer(const std::string& name, double p, Generator& gen);
 
 // "NAME:p" (or just "p", meaning standard dropout) -> {name, p}; errors name the spec.

@@ -13,23 +13,28 @@
 #include "kernels/common/reduce_kind.h"
 #include "kernels/common/strided.h"
 #include "kernels/common/unary.h"
+#include "kernels/common/window2d.h"
 #include "kernels/cuda/launch_policy.h"
 #include "kernels/cuda/stream.h"
 
 namespace minidl::emu {
+#include "kernels/cuda/conv.inc"
 #include "kernels/cuda/dropout.inc"
 #include "kernels/cuda/elementwise.inc"
 #include "kernels/cuda/matmul.inc"
 #include "kernels/cuda/optim.inc"
+#include "kernels/cuda/pool.inc"
 #include "kernels/cuda/reduce.inc"
 #include "kernels/cuda/softmax.inc"
 }  // namespace minidl::emu
 
 namespace minidl::cuda {
+#include "kernels/cuda/conv.inc"
 #include "kernels/cuda/dropout.inc"
 #include "kernels/cuda/elementwise.inc"
 #include "kernels/cuda/matmul.inc"
 #include "kernels/cuda/optim.inc"
+#include "kernels/cuda/pool.inc"
 #include "kernels/cuda/reduce.inc"
 #include "kernels/cuda/softmax.inc"
 }  // namespace minidl::cuda

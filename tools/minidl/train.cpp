@@ -19,6 +19,7 @@
 
 #include "framework/core/device.h"
 #include "framework/io/atomic_file.h"
+#include "framework/io/augment.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/data_loader.h"
 #include "framework/io/fashion_mnist.h"
@@ -29,7 +30,7 @@
 #include "framework/regularize/dropout_layers.h"
 #include "framework/regularize/regularizers.h"
 #include "models/classifier.h"
-#include "models/mlp.h"
+#include "models/model.h"
 #include "tools/minidl/commands.h"
 #include "tools/minidl/progress.h"
 
@@ -50,6 +51,8 @@ struct TrainOptions {
   double momentum = 0.9;
   std::string dropout = "0.2";    // "NAME:p" or "p" (standard dropout)
   std::vector<std::string> regs;  // --reg NAME:args, in order
+  double stochastic_depth = 0;    // resnet: p_L of the linear decay rule
+  bool augment = false;           // random crop (pad 2) and horizontal flip
   int64_t batch_size = 128;
   std::string schedule = "cosine";
   int64_t warmup_steps = 0;
@@ -87,6 +90,7 @@ ConfigField config_field(const char* flag, ConfigField::Resume resume = ConfigFi
             };
             const bool ok = std::is_same_v<T, std::vector<std::string>> ? all_strings(j)
                             : std::is_same_v<T, std::string>            ? j.is_string()
+                            : std::is_same_v<T, bool>                   ? j.is_boolean()
                             : std::is_unsigned_v<T>        ? j.is_number_unsigned()
                             : std::is_integral_v<T>        ? j.is_number_integer() &&
                                                                  (!j.is_number_unsigned() || j.get<uint64_t>() <= INT64_MAX)
@@ -108,6 +112,8 @@ const std::vector<ConfigField>& config_fields() {
       config_field<&TrainOptions::momentum>("--momentum"),
       config_field<&TrainOptions::dropout>("--dropout"),
       config_field<&TrainOptions::regs>("--reg"),
+      config_field<&TrainOptions::stochastic_depth>("--stochastic-depth"),
+      config_field<&TrainOptions::augment>("--augment"),
       config_field<&TrainOptions::batch_size>("--batch-size"),
       config_field<&TrainOptions::schedule>("--schedule"),
       config_field<&TrainOptions::warmup_steps>("--warmup-steps"),
@@ -227,7 +233,11 @@ std::string schedule_names() {
 }
 
 void validate(const TrainOptions& o) {
-  MINIDL_CHECK(o.model == "mlp", "unknown model '{}': expected mlp", o.model);
+  default_model_config(o.model);  // fails for an unknown model, listing the known ones
+  MINIDL_CHECK(o.stochastic_depth >= 0 && o.stochastic_depth < 1, "--stochastic-depth {} is outside [0, 1)",
+               o.stochastic_depth);
+  MINIDL_CHECK(o.stochastic_depth == 0 || o.model.rfind("resnet", 0) == 0,
+               "--stochastic-depth applies to resnet20 and resnet18, not {}", o.model);
   MINIDL_CHECK(find_optimizer(o.optimizer) != nullptr, "unknown --optimizer '{}': expected one of {}", o.optimizer,
                optimizer_names());
   MINIDL_CHECK(o.epochs > 0, "--epochs {} must be positive", o.epochs);
@@ -236,8 +246,7 @@ void validate(const TrainOptions& o) {
   MINIDL_CHECK(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay {} must be finite and >= 0",
                o.weight_decay);
   MINIDL_CHECK(std::isfinite(o.momentum) && o.momentum >= 0, "--momentum {} must be finite and >= 0", o.momentum);
-  const DropoutSpec dropout = parse_dropout_spec(o.dropout);
-  if (dropout.name != "dropconnect") make_dropout_layer(dropout.name, dropout.p, default_generator());  // checks the name
+  parse_dropout_spec(o.dropout);
   for (const std::string& spec : o.regs) make_regularizer(spec);  // checks each spec
   MINIDL_CHECK(o.limit_train >= 0, "--limit-train {} must be >= 0", o.limit_train);
   MINIDL_CHECK(o.warmup_steps >= 0, "--warmup-steps {} must be >= 0", o.warmup_steps);
@@ -256,6 +265,23 @@ void validate(const TrainOptions& o) {
   MINIDL_CHECK(!o.out.empty() || (o.checkpoint_every == 0 && o.stop_after_steps == 0),
                "--checkpoint-every and --stop-after-steps write checkpoints: they need --out DIR");
   backend_for(Device::parse(o.device));  // fails now, with the reason, when the device is not available
+}
+
+// The model's config: its defaults with the run's dropout variant (and stochastic depth).
+Json model_config(const TrainOptions& o) {
+  Json config = default_model_config(o.model);
+  const DropoutSpec dropout = parse_dropout_spec(o.dropout);
+  config["dropout"] = dropout.p;
+  config["dropout_variant"] = dropout.name;
+  if (config.contains("stochastic_depth")) config["stochastic_depth"] = o.stochastic_depth;
+  return config;
+}
+
+// --augment: a random crop of the image padded by 2 black pixels, and a horizontal flip.
+Tensor augmented(const Tensor& rows, Generator& gen) {
+  const float black = static_cast<float>(-kFashionMnistMean / kFashionMnistStd);
+  const Tensor images = reshape(rows, {rows.size(0), 1, 28, 28});
+  return reshape(random_crop_flip(images, 2, true, black, gen), rows.shape());
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, std::vector<Tensor> params) {
@@ -337,22 +363,19 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
   // Separate streams of one seed: initialization, shuffling, dropout and the regularizers' noise
   // never shift each other.
   Generator init_gen(o.seed, 0), shuffle_gen(o.seed, 1), dropout_gen(o.seed, 2), noise_gen(o.seed, 3);
-  MlpConfig config;
-  const DropoutSpec dropout = parse_dropout_spec(o.dropout);
-  config.dropout = dropout.p;
-  config.dropout_variant = dropout.name;
-  Mlp model(config, init_gen, dropout_gen);
-  model.to(device);
+  Generator augment_gen(o.seed, 4);
+  const std::shared_ptr<ImageClassifier> model = make_model(o.model, model_config(o), init_gen, dropout_gen);
+  model->to(device);
   std::vector<std::unique_ptr<Regularizer>> regularizers;
   double label_smoothing = 0;
   for (const std::string& spec : o.regs) {
     regularizers.push_back(make_regularizer(spec));
-    regularizers.back()->attach(model);
+    regularizers.back()->attach(*model);
     label_smoothing = std::max(label_smoothing, regularizers.back()->label_smoothing());
   }
   DataLoader loader(train.images, train.labels, o.batch_size, true, shuffle_gen);
   loader.set_pin_memory(device.type == DeviceType::CUDA);
-  auto optimizer = make_optimizer(o, model.parameters());
+  auto optimizer = make_optimizer(o, model->parameters());
   const int64_t batches = loader.num_batches();
   const int64_t total_steps = o.epochs * batches;
   const std::shared_ptr<const LrSchedule> schedule = find_schedule(o.schedule)(o, total_steps, batches);
@@ -365,9 +388,10 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     MINIDL_CHECK(s.batch < batches && s.step == (s.epoch - 1) * batches + s.batch,
                  "{}: position epoch {}, batch {}, step {} does not fit {} batches per epoch: was the data changed?",
                  resumed->path, s.epoch, s.batch, s.step, batches);
-    restore_checkpoint(*resumed, model, *optimizer);
+    restore_checkpoint(*resumed, *model, *optimizer);
     for (auto [name, gen] : {std::pair{"init", &init_gen}, std::pair{"shuffle", &shuffle_gen},
-                             std::pair{"dropout", &dropout_gen}, std::pair{"noise", &noise_gen}}) {
+                             std::pair{"dropout", &dropout_gen}, std::pair{"noise", &noise_gen},
+                             std::pair{"augment", &augment_gen}}) {
       const auto it = s.generators.find(name);
       MINIDL_CHECK(it != s.generators.end(), "{}: no state for the '{}' generator", resumed->path, name);
       it->second.apply_to(*gen);
@@ -407,9 +431,10 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     s.generators = {{"init", GeneratorState::of(init_gen)},
                     {"shuffle", GeneratorState::of(shuffle)},
                     {"dropout", GeneratorState::of(dropout_gen)},
-                    {"noise", GeneratorState::of(noise_gen)}};
+                    {"noise", GeneratorState::of(noise_gen)},
+                    {"augment", GeneratorState::of(augment_gen)}};
     s.schedule = {{"name", o.schedule}, {"total_steps", total_steps}, {"lr", optimizer->lr()}};
-    save_checkpoint(checkpoint_path(o.out), model, *optimizer, s);
+    save_checkpoint(checkpoint_path(o.out), *model, *optimizer, s);
   };
   const auto stop_now = [&] { return o.stop_after_steps > 0 && step >= o.stop_after_steps; };
   const auto report_stop = [&] {
@@ -423,7 +448,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
   EvalResult result;
   for (int64_t epoch = start_epoch; epoch <= o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    model.train();
+    model->train();
     const Generator shuffle_at_start = shuffle_gen;
     loader.start_epoch();
     const int64_t first_batch = epoch == start_epoch ? start_batch : 0;
@@ -433,18 +458,18 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
       const DataLoader::Batch batch = loader.batch(b);
       optimizer->set_lr(schedule->lr_at(step));
       optimizer->zero_grad();
-      Tensor inputs = to_device(batch.inputs, device);
+      Tensor inputs = to_device(o.augment ? augmented(batch.inputs, augment_gen) : batch.inputs, device);
       for (const auto& r : regularizers) inputs = r->transform_input(inputs, noise_gen);
-      for (const auto& r : regularizers) r->before_forward(model, noise_gen);
-      Tensor loss = cross_entropy(model(inputs), to_device(batch.targets, device), label_smoothing);
+      for (const auto& r : regularizers) r->before_forward(*model, noise_gen);
+      Tensor loss = cross_entropy((*model)(inputs), to_device(batch.targets, device), label_smoothing);
       const double data_loss = loss.item();  // what is reported: the penalties are not part of it
-      for (const Tensor& penalty : model.penalties()) loss = add(loss, penalty);
+      for (const Tensor& penalty : model->penalties()) loss = add(loss, penalty);
       for (const auto& r : regularizers)
-        if (const Tensor penalty = r->penalty(model); penalty.defined()) loss = add(loss, penalty);
+        if (const Tensor penalty = r->penalty(*model); penalty.defined()) loss = add(loss, penalty);
       loss.backward();
-      for (const auto& r : regularizers) r->after_backward(model);
+      for (const auto& r : regularizers) r->after_backward(*model);
       optimizer->step();
-      for (const auto& r : regularizers) r->after_step(model, optimizer->lr());
+      for (const auto& r : regularizers) r->after_step(*model, optimizer->lr());
       ++step;
       const double loss_value = data_loss;
       loss_sum += loss_value;
@@ -466,7 +491,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     bar.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double train_loss = loss_sum / static_cast<double>(batches);
-    result = evaluate_classifier(model, test.images, test.labels, 1000);
+    result = evaluate_classifier(*model, test.images, test.labels, 1000);
     fmt::print("epoch {:>3}/{}  train loss {:.4f}  test loss {:.4f}  test acc {:.4f}  {:.1f} s\n", epoch, o.epochs,
                train_loss, result.loss, result.accuracy, seconds);
     std::fflush(stdout);
@@ -478,9 +503,9 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
               << '\n' << std::flush;
     }
     bool stop_early = false;
-    for (const auto& r : regularizers) stop_early = r->after_evaluation(model, result.loss) || stop_early;
+    for (const auto& r : regularizers) stop_early = r->after_evaluation(*model, result.loss) || stop_early;
     if (stop_early) {
-      result = evaluate_classifier(model, test.images, test.labels, 1000);
+      result = evaluate_classifier(*model, test.images, test.labels, 1000);
       fmt::print("early stopping after epoch {}: restored the best parameters, test accuracy {:.4f}\n", epoch,
                  result.accuracy);
     }
@@ -494,8 +519,8 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
   fmt::print("test accuracy {:.4f}\n", result.accuracy);
   if (!o.out.empty()) {
     const std::string path = (std::filesystem::path(o.out) / "model.safetensors").string();
-    save_model_file(path, model,
-                    {{"format_version", 1}, {"model", o.model}, {"config", config.to_json()}, {"seed", o.seed},
+    save_model_file(path, *model,
+                    {{"format_version", 1}, {"model", o.model}, {"config", model->config_json()}, {"seed", o.seed},
                      {"epochs", o.epochs}, {"test_accuracy", result.accuracy}});
     fmt::print("wrote {}, {} and {}/metrics.jsonl\n", path, checkpoint_path(o.out), o.out);
   }
@@ -506,7 +531,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
 void add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST");
-  cmd->add_option("model", o->model, "model to train: mlp")->capture_default_str();
+  cmd->add_option("model", o->model, "model to train: one of " + model_names())->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "training epochs")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of initialization, shuffling and dropout")->capture_default_str();
   cmd->add_option("--out", o->out,
@@ -520,9 +545,15 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--momentum", o->momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--dropout", o->dropout,
-                  "NAME:p, the dropout variant after each hidden layer (one of " + dropout_variant_names() +
-                      ", or dropconnect on the hidden weights); p alone means dropout:p")
+                  "NAME:p, the dropout variant after each hidden layer (one of " +
+                      dropout_variant_names(activation_dropout_variants()) +
+                      ", or dropconnect on the hidden weights); for cnn and resnet also one for feature maps (" +
+                      dropout_variant_names(feature_map_dropout_variants()) + "); p alone means dropout:p")
       ->capture_default_str();
+  cmd->add_option("--stochastic-depth", o->stochastic_depth,
+                  "resnet: drop residual branches per sample, block l of L with p * l / L")
+      ->capture_default_str();
+  cmd->add_flag("--augment", o->augment, "random crop (2-pixel padding) and horizontal flip of training images");
   cmd->add_option("--reg", o->regs, "NAME:args, a regularizer (repeatable): one of " + regularizer_names())
       ->expected(1)
       ->take_all();
