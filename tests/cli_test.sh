@@ -151,6 +151,23 @@ expect_error "unknown regularizer" "unknown regularizer 'bogus'" -- train mlp --
 expect_error "regularizer argument" "'x' is not a number" -- train mlp --reg l2:x
 expect_error "tie unknown parameter" "no parameter 'nope'" -- train mlp --epochs 1 --limit-train 100 --reg tie:layers.0.bias,nope
 
+# The convolutional models train (a few batches each) with their options, and eval reloads them.
+for spec in "cnn --dropout dropblock:0.1" "cnn --dropout dropout2d:0.1 --augment" \
+            "resnet20 --stochastic-depth 0.2 --dropout dropblock:0.1 --augment"; do
+  name=$(echo "$spec" | tr ' :.' '___')
+  # shellcheck disable=SC2086
+  if "$minidl" train $spec --epochs 1 --limit-train 128 --limit-test 64 --batch-size 64 --out "$work/$name" \
+       > "$work/$name.log" 2>&1 && grep -qE 'train loss [0-9]+[.][0-9]+' "$work/$name.log" &&
+     [ "$(sed -n 's/^test accuracy //p' "$work/$name.log")" = \
+       "$("$minidl" eval --checkpoint "$work/$name/model.safetensors" --limit-test 64 2>/dev/null | sed -n 's/^test accuracy //p')" ]; then
+    pass "train $spec (and eval agrees)"
+  else
+    fail "train $spec: $(tail -n 2 "$work/$name.log")"
+  fi
+done
+expect_error "mlp with a feature-map variant" "is for convolutional feature maps" -- train mlp --dropout dropblock:0.1
+expect_error "stochastic depth on the mlp" "--stochastic-depth applies to resnet20 and resnet18" -- train mlp --stochastic-depth 0.1
+
 # MC dropout: T stochastic passes per image; with one seed the report is reproducible, and it
 # prints accuracy, entropy and variance.
 "$minidl" eval --checkpoint "$work/a/model.safetensors" --mc-samples 4 --seed 1 > "$work/mc1.log" 2>&1

@@ -4,6 +4,7 @@
 
 #include "framework/io/fashion_mnist.h"
 #include "framework/ops/backend.h"
+#include "framework/ops/ops.h"
 #include "framework/random/generator.h"
 #include "models/classifier.h"
 #include "tools/minidl/commands.h"
@@ -18,17 +19,23 @@ struct EvalOptions {
   std::string device = "cpu";
   int64_t batch_size = 1000;
   int64_t mc_samples = 0;  // 0: deterministic evaluation
+  int64_t limit_test = 0;  // 0: the whole test set
   uint64_t seed = 0;
 };
 
 void run_eval(const EvalOptions& o) {
   MINIDL_CHECK(o.batch_size > 0, "--batch-size {} must be positive", o.batch_size);
   MINIDL_CHECK(o.mc_samples >= 0, "--mc-samples {} must be >= 0", o.mc_samples);
+  MINIDL_CHECK(o.limit_test >= 0, "--limit-test {} must be >= 0", o.limit_test);
   const Device device = Device::parse(o.device);
   backend_for(device);  // fails now, with the reason, when the device is not available
   const LoadedModel loaded = load_model_file(o.checkpoint);
   loaded.model->to(device);
-  const Dataset test = load_fashion_mnist(o.data_dir, false);
+  Dataset test = load_fashion_mnist(o.data_dir, false);
+  if (o.limit_test > 0 && o.limit_test < test.images.size(0)) {
+    test.images = slice(test.images, 0, 0, o.limit_test);
+    test.labels = slice(test.labels, 0, 0, o.limit_test);
+  }
   fmt::print("{}: {} on {} test images\n", o.checkpoint, loaded.info.value("model", "?"), test.images.size(0));
   if (o.mc_samples > 0) {
     manual_seed(o.seed);  // the dropout layers of a loaded model draw from the default generator
@@ -58,6 +65,8 @@ void add_eval_command(CLI::App& app) {
                   "MC dropout: keep dropout active and average T samples per image (0: off)")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of the MC dropout masks")->capture_default_str();
+  cmd->add_option("--limit-test", o->limit_test, "evaluate on the first N test images only (0: all)")
+      ->capture_default_str();
   cmd->callback([o] { run_eval(*o); });
 }
 
