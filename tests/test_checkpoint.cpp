@@ -27,6 +27,7 @@
 #include "framework/optim/schedule.h"
 #include "kernels/common/philox.h"
 #include "models/mlp.h"
+#include "tests/file_checks.h"
 
 namespace minidl {
 namespace {
@@ -34,37 +35,6 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 using Json = nlohmann::json;
-
-// Runs fn, checks that the minidl::Error it throws mentions every phrase, and rethrows it.
-template <typename Fn>
-void throws_mentioning(Fn&& fn, std::initializer_list<std::string> phrases) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& phrase : phrases) {
-      EXPECT_NE(message.find(phrase), std::string::npos) << "'" << message << "' lacks '" << phrase << "'";
-    }
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
-    throw;
-  }
-}
-
-#define EXPECT_ERROR(stmt, ...) EXPECT_THROW(throws_mentioning([&] { stmt; }, {__VA_ARGS__}), Error)
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::path(testing::TempDir()) / "minidl_ckpt_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // The raw bytes of a tensor, for bit-exact comparisons (NaN and -0 included).
 Bytes bytes_of(const Tensor& t) {

@@ -21,50 +21,13 @@
 #include "framework/io/idx.h"
 #include "framework/io/safetensors.h"
 #include "framework/ops/ops.h"
+#include "tests/file_checks.h"
 
 namespace minidl {
 namespace {
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
-
-// Runs fn, checks that the minidl::Error it throws mentions every phrase, and rethrows it.
-template <typename Fn>
-void throws_mentioning(Fn&& fn, std::initializer_list<std::string> phrases) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& phrase : phrases) {
-      EXPECT_NE(message.find(phrase), std::string::npos) << "'" << message << "' lacks '" << phrase << "'";
-    }
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
-    throw;
-  }
-}
-
-#define EXPECT_ERROR(stmt, ...) EXPECT_THROW(throws_mentioning([&] { stmt; }, {__VA_ARGS__}), Error)
-
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::path(testing::TempDir()) / "minidl_io_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path_)) names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
 
 void write_raw(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
