@@ -83,20 +83,25 @@ for opt in $("$minidl" train --help | sed -n 's/.*--optimizer.*one of //p' | tr 
   fi
 done
 
-# The CUDA kernels, run by the SIMT emulator, train the same model: the loss curve matches the
+# The CUDA kernels, run by the SIMT emulator, train the same models: the loss curve matches the
 # CPU's within fp32 reordering (GEMM and reductions sum in another order).
-for dev in cpu cuda-emu; do
-  "$minidl" train mlp --device "$dev" --epochs 2 --limit-train 384 --limit-test 200 --batch-size 64 --seed 4 \
-    > "$work/dev-$dev.log" 2>&1 || fail "train on $dev: $(tail -n 2 "$work/dev-$dev.log")"
-done
 losses() { sed -n 's/.*train loss \([0-9.]*\)  test loss \([0-9.]*\).*/\1 \2/p' "$1"; }
-if [ "$(losses "$work/dev-cpu.log" | wc -l)" -eq 2 ] &&
-   paste <(losses "$work/dev-cpu.log") <(losses "$work/dev-cuda-emu.log") |
-     awk '{ for (i = 1; i <= 2; i++) if ($i - $(i + 2) > 2e-4 || $(i + 2) - $i > 2e-4) bad = 1 } END { exit bad }'; then
-  pass "cuda-emu loss curve matches cpu ($(losses "$work/dev-cuda-emu.log" | tr '\n' ' '))"
-else
-  fail "cuda-emu loss curve: cpu $(losses "$work/dev-cpu.log" | tr '\n' ' ') vs cuda-emu $(losses "$work/dev-cuda-emu.log" | tr '\n' ' ')"
-fi
+for run in "mlp --limit-train 384 --limit-test 200" "cnn --limit-train 64 --limit-test 32"; do
+  model=${run%% *}
+  for dev in cpu cuda-emu; do
+    # shellcheck disable=SC2086
+    "$minidl" train $run --device "$dev" --epochs 2 --batch-size 32 --seed 4 \
+      > "$work/dev-$model-$dev.log" 2>&1 || fail "train $model on $dev: $(tail -n 2 "$work/dev-$model-$dev.log")"
+  done
+  cpu_log="$work/dev-$model-cpu.log" emu_log="$work/dev-$model-cuda-emu.log"
+  if [ "$(losses "$cpu_log" | wc -l)" -eq 2 ] &&
+     paste <(losses "$cpu_log") <(losses "$emu_log") |
+       awk '{ for (i = 1; i <= 2; i++) if ($i - $(i + 2) > 2e-4 || $(i + 2) - $i > 2e-4) bad = 1 } END { exit bad }'; then
+    pass "$model: cuda-emu loss curve matches cpu ($(losses "$emu_log" | tr '\n' ' '))"
+  else
+    fail "$model: cuda-emu loss curve: cpu $(losses "$cpu_log" | tr '\n' ' ') vs cuda-emu $(losses "$emu_log" | tr '\n' ' ')"
+  fi
+done
 if ! nvidia-smi -L > /dev/null 2>&1; then
   expect_error "cuda without a GPU" "device cuda:" -- train mlp --device cuda --epochs 1
 fi
