@@ -20,8 +20,14 @@ void for_each_offset(int64_t begin, int64_t end, const StridedIndexer& ia, const
   for (int64_t start = begin; start < end;) {
     const int64_t stop = std::min(end, (start / run + 1) * run);
     const int64_t oa = ia.offset(start), ob = ib.offset(start);
-    if (sa == 1 && sb == 1) {  // the common case, kept separate so the compiler vectorizes it
+    // The common cases, kept separate so the compiler vectorizes them: both contiguous, or one
+    // operand broadcast along the run (a per-channel scale or bias).
+    if (sa == 1 && sb == 1) {
       for (int64_t j = 0; j < stop - start; ++j) fn(start + j, oa + j, ob + j);
+    } else if (sa == 1 && sb == 0) {
+      for (int64_t j = 0; j < stop - start; ++j) fn(start + j, oa + j, ob);
+    } else if (sa == 0 && sb == 1) {
+      for (int64_t j = 0; j < stop - start; ++j) fn(start + j, oa, ob + j);
     } else {
       for (int64_t j = 0; j < stop - start; ++j) fn(start + j, oa + j * sa, ob + j * sb);
     }

@@ -21,11 +21,24 @@ void reduce(ReduceKind kind, int64_t outer, int64_t extent, int64_t inner, T* ou
         }
       continue;
     }
+    const double scale = kind == ReduceKind::Mean ? 1.0 / static_cast<double>(extent) : 1.0;
+    if (inner == 1) {
+      // A row: eight independent partial sums, so the adds overlap instead of waiting on each other.
+      constexpr int kLanes = 8;
+      double lanes[kLanes] = {};
+      int64_t r = 0;
+      for (; r + kLanes <= extent; r += kLanes)
+        for (int k = 0; k < kLanes; ++k) lanes[k] += block[r + k];
+      for (; r < extent; ++r) lanes[0] += block[r];
+      double total = 0;
+      for (double lane : lanes) total += lane;
+      dst[0] = static_cast<T>(total * scale);
+      continue;
+    }
     // Walking r outside i keeps the reads sequential for any inner.
     acc.assign(acc.size(), 0.0);
     for (int64_t r = 0; r < extent; ++r)
       for (int64_t i = 0; i < inner; ++i) acc[i] += block[r * inner + i];
-    const double scale = kind == ReduceKind::Mean ? 1.0 / static_cast<double>(extent) : 1.0;
     for (int64_t i = 0; i < inner; ++i) dst[i] = static_cast<T>(acc[i] * scale);
   }
 }
