@@ -1,0 +1,70 @@
+// The options of `minidl train`: the run's config (saved in its checkpoints and restored by
+// --resume), their checks, and what they build: the optimizer, the learning-rate schedule and the
+// model's config.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "framework/io/checkpoint.h"
+#include "framework/io/fashion_mnist.h"
+#include "framework/optim/optimizer.h"
+#include "framework/optim/schedule.h"
+
+namespace minidl::cli {
+
+struct TrainOptions {
+  std::string model = "mlp";
+  int64_t epochs = 10;
+  uint64_t seed = 0;
+  std::string out;
+  std::string device = "cpu";
+  std::string data_dir = kDefaultFashionMnistDir;
+  std::string optimizer = "adamw";
+  double lr = 1e-3;
+  double weight_decay = 0.05;
+  double momentum = 0.9;
+  std::string dropout = "0.2";    // "NAME:p" or "p" (standard dropout)
+  std::vector<std::string> regs;  // --reg NAME:args, in order
+  double stochastic_depth = 0;    // resnet: p_L of the linear decay rule
+  bool augment = false;           // random crop (pad 2) and horizontal flip
+  int64_t batch_size = 128;
+  std::string schedule = "cosine";
+  int64_t warmup_steps = 0;
+  int64_t lr_step_size = 0;  // 0: one epoch
+  double lr_gamma = 0.1;
+  int64_t limit_train = 0;  // 0: the whole training set
+  int64_t limit_test = 0;   // 0: the whole test set
+  int64_t checkpoint_every = 0;
+  int64_t log_every = 0;
+  // Per invocation, not part of the run's config.
+  std::string resume;
+  int64_t stop_after_steps = 0;
+};
+
+using Json = nlohmann::json;
+
+// Each check of the options, one clear error per bad value; also fails when the device is missing.
+void validate(const TrainOptions& o);
+// The options that define the run, as saved in its checkpoints.
+Json config_to_json(const TrainOptions& o);
+// --resume: the run's config comes from the checkpoint. A config flag given on the command line
+// must agree with it, except --epochs, which may extend the run, and --checkpoint-every and
+// --log-every, which may change; the other options (--device, --data-dir, --stop-after-steps)
+// belong to this invocation.
+void apply_saved_config(TrainOptions& o, const CLI::App& cmd, const Checkpoint& ck);
+
+// The model's config: its defaults with the run's dropout variant (and stochastic depth).
+Json model_config(const TrainOptions& o);
+std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, std::vector<Tensor> params);
+std::shared_ptr<const LrSchedule> make_schedule(const TrainOptions& o, int64_t total_steps, int64_t steps_per_epoch);
+std::string optimizer_names();  // for --help
+std::string schedule_names();
+
+}  // namespace minidl::cli
