@@ -17,6 +17,22 @@ namespace minidl::cli {
 
 namespace {
 
+// The tables of named factories below (--optimizer, --schedule): lookup (null when unknown) and
+// the names in order, for help and errors.
+template <typename Factory>
+Factory find_in(const std::vector<std::pair<std::string, Factory>>& table, const std::string& name) {
+  for (const auto& [known, factory] : table)
+    if (known == name) return factory;
+  return nullptr;
+}
+
+template <typename Factory>
+std::string names_of(const std::vector<std::pair<std::string, Factory>>& table) {
+  std::string names;
+  for (const auto& [name, factory] : table) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
 // The options that define a run, saved in its checkpoints; `--resume` takes them from there. Each
 // is named as on the command line, so a conflict names the flag.
 struct ConfigField {
@@ -122,19 +138,9 @@ const std::vector<std::pair<std::string, OptimizerFactory>>& optimizers() {
   return table;
 }
 
-OptimizerFactory find_optimizer(const std::string& name) {
-  for (const auto& [known, factory] : optimizers())
-    if (known == name) return factory;
-  return nullptr;
-}
-
 }  // namespace
 
-std::string optimizer_names() {
-  std::string names;
-  for (const auto& [name, factory] : optimizers()) names += (names.empty() ? "" : ", ") + name;
-  return names;
-}
+std::string optimizer_names() { return names_of(optimizers()); }
 
 namespace {
 
@@ -176,19 +182,9 @@ const std::vector<std::pair<std::string, ScheduleFactory>>& schedules() {
   return table;
 }
 
-ScheduleFactory find_schedule(const std::string& name) {
-  for (const auto& [known, factory] : schedules())
-    if (known == name) return factory;
-  return nullptr;
-}
-
 }  // namespace
 
-std::string schedule_names() {
-  std::string names;
-  for (const auto& [name, factory] : schedules()) names += (names.empty() ? "" : ", ") + name;
-  return names;
-}
+std::string schedule_names() { return names_of(schedules()); }
 
 void validate(const TrainOptions& o) {
   default_model_config(o.model);  // fails for an unknown model, listing the known ones
@@ -196,7 +192,7 @@ void validate(const TrainOptions& o) {
                o.stochastic_depth);
   MINIDL_CHECK(o.stochastic_depth == 0 || o.model.rfind("resnet", 0) == 0,
                "--stochastic-depth applies to resnet20 and resnet18, not {}", o.model);
-  MINIDL_CHECK(find_optimizer(o.optimizer) != nullptr, "unknown --optimizer '{}': expected one of {}", o.optimizer,
+  MINIDL_CHECK(find_in(optimizers(), o.optimizer) != nullptr, "unknown --optimizer '{}': expected one of {}", o.optimizer,
                optimizer_names());
   MINIDL_CHECK(o.epochs > 0, "--epochs {} must be positive", o.epochs);
   MINIDL_CHECK(o.batch_size > 0, "--batch-size {} must be positive", o.batch_size);
@@ -209,7 +205,7 @@ void validate(const TrainOptions& o) {
   MINIDL_CHECK(o.limit_train >= 0, "--limit-train {} must be >= 0", o.limit_train);
   MINIDL_CHECK(o.warmup_steps >= 0, "--warmup-steps {} must be >= 0", o.warmup_steps);
   MINIDL_CHECK(o.limit_test >= 0, "--limit-test {} must be >= 0", o.limit_test);
-  MINIDL_CHECK(find_schedule(o.schedule) != nullptr, "unknown --schedule '{}': expected one of {}", o.schedule,
+  MINIDL_CHECK(find_in(schedules(), o.schedule) != nullptr, "unknown --schedule '{}': expected one of {}", o.schedule,
                schedule_names());
   MINIDL_CHECK(o.schedule != "onecycle" || o.warmup_steps == 0,
                "--warmup-steps {} does not apply to --schedule onecycle, which warms up over its first 30% of steps",
@@ -235,11 +231,11 @@ Json model_config(const TrainOptions& o) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, std::vector<Tensor> params) {
-  return find_optimizer(o.optimizer)(o, std::move(params));
+  return find_in(optimizers(), o.optimizer)(o, std::move(params));
 }
 
 std::shared_ptr<const LrSchedule> make_schedule(const TrainOptions& o, int64_t total_steps, int64_t steps_per_epoch) {
-  return find_schedule(o.schedule)(o, total_steps, steps_per_epoch);
+  return find_in(schedules(), o.schedule)(o, total_steps, steps_per_epoch);
 }
 
 void apply_saved_config(TrainOptions& o, const CLI::App& cmd, const Checkpoint& ck) {
