@@ -540,20 +540,30 @@ void expect_previous_checkpoint(const std::string& path, const Bytes& saved_byte
   EXPECT_EQ(fresh.optimizer.param_steps(0), 1);
 }
 
+// A checkpoint saved after one step, its bytes and parameters, and the run one step further.
+struct PreviousCheckpoint {
+  PreviousCheckpoint() {
+    run.step();
+    save_checkpoint(path, run.model, run.optimizer, run.state());
+    saved_bytes = read_file(path);
+    for (const Tensor& p : run.model.parameters()) params.push_back(bytes_of(p));
+    run.step();
+  }
+  TempDir dir;
+  std::string path = dir.file("checkpoint.safetensors");
+  BigRun run;
+  Bytes saved_bytes;
+  std::vector<Bytes> params;
+};
+
 // A child process writes a new checkpoint over a valid one and is SIGKILLed mid-write. To kill it
 // at a known point, the temporary file it writes (PATH.tmp.PID) is made a FIFO first: the parent
 // reads the first 100 kB of the new checkpoint through it, so the child is blocked in the middle
 // of writing the rest when the parent kills it. The rename never happens; the old file survives.
 TEST(CheckpointCrash, KilledMidWriteLeavesThePreviousCheckpoint) {
-  TempDir dir;
-  const std::string path = dir.file("checkpoint.safetensors");
-  BigRun run;
-  run.step();
-  save_checkpoint(path, run.model, run.optimizer, run.state());
-  const Bytes saved_bytes = read_file(path);
-  std::vector<Bytes> params;
-  for (const Tensor& p : run.model.parameters()) params.push_back(bytes_of(p));
-  run.step();  // the new state, which the child will try to save
+  PreviousCheckpoint previous;
+  const std::string& path = previous.path;
+  BigRun& run = previous.run;  // one step past the checkpoint: the state the child will try to save
 
   const pid_t child = fork();
   ASSERT_GE(child, 0);
@@ -594,7 +604,7 @@ TEST(CheckpointCrash, KilledMidWriteLeavesThePreviousCheckpoint) {
   EXPECT_NE(text.find(kCheckpointMetadataKey), std::string::npos);
   EXPECT_NE(read_file(path).size(), 0u);
 
-  expect_previous_checkpoint(path, saved_bytes, params);
+  expect_previous_checkpoint(path, previous.saved_bytes, previous.params);
   std::remove(tmp.c_str());  // a crash leaves its temporary file; it is not the checkpoint
 }
 
@@ -602,15 +612,9 @@ TEST(CheckpointCrash, KilledMidWriteLeavesThePreviousCheckpoint) {
 // the kernel kills it with SIGXFSZ in the middle of the write. The torn temporary file is left
 // behind and is itself rejected as truncated; the checkpoint at the path is the previous one.
 TEST(CheckpointCrash, TornTemporaryFileIsRejectedAndThePreviousCheckpointLoads) {
-  TempDir dir;
-  const std::string path = dir.file("checkpoint.safetensors");
-  BigRun run;
-  run.step();
-  save_checkpoint(path, run.model, run.optimizer, run.state());
-  const Bytes saved_bytes = read_file(path);
-  std::vector<Bytes> params;
-  for (const Tensor& p : run.model.parameters()) params.push_back(bytes_of(p));
-  run.step();
+  PreviousCheckpoint previous;
+  const std::string& path = previous.path;
+  BigRun& run = previous.run;  // one step past the checkpoint: the state the child will try to save
 
   constexpr rlim_t kLimit = 1 << 20;
   const pid_t child = fork();
@@ -635,7 +639,7 @@ TEST(CheckpointCrash, TornTemporaryFileIsRejectedAndThePreviousCheckpointLoads) 
   EXPECT_EQ(fs::file_size(tmp), kLimit);
   EXPECT_ERROR(load_checkpoint(tmp), tmp, "truncated");
 
-  expect_previous_checkpoint(path, saved_bytes, params);
+  expect_previous_checkpoint(path, previous.saved_bytes, previous.params);
 }
 
 }  // namespace

@@ -76,6 +76,13 @@ void Optimizer::check_below_one(double value, const char* what) const {
   MINIDL_CHECK(value >= 0 && value < 1, "{}: {} = {} is invalid: expected a value in [0, 1)", name_, what, value);
 }
 
+void Optimizer::check_adam_hyperparameters(double beta1, double beta2, double eps, double weight_decay) const {
+  check_below_one(beta1, "beta1");
+  check_below_one(beta2, "beta2");
+  check_non_negative(eps, "eps");
+  check_non_negative(weight_decay, "weight_decay");
+}
+
 void Optimizer::check_fraction(double value, const char* what) const {
   MINIDL_CHECK(value >= 0 && value <= 1, "{}: {} = {} is invalid: expected a value in [0, 1]", name_, what, value);
 }

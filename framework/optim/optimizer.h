@@ -63,6 +63,8 @@ class Optimizer {
   void check_non_negative(double value, const char* what) const;  // finite and >= 0
   void check_below_one(double value, const char* what) const;     // in [0, 1)
   void check_fraction(double value, const char* what) const;      // in [0, 1]
+  // The Adam family's: beta1 and beta2 in [0, 1), eps and weight_decay finite and >= 0.
+  void check_adam_hyperparameters(double beta1, double beta2, double eps, double weight_decay) const;
 
  private:
   struct ParamState {

@@ -40,10 +40,7 @@ AdamFamily::AdamFamily(std::string name, std::vector<Tensor> params, const AdamO
     : Optimizer(std::move(name), std::move(params), options.lr),
       options_(options),
       decoupled_weight_decay_(decoupled_weight_decay) {
-  check_below_one(options.beta1, "beta1");
-  check_below_one(options.beta2, "beta2");
-  check_non_negative(options.eps, "eps");
-  check_non_negative(options.weight_decay, "weight_decay");
+  check_adam_hyperparameters(options.beta1, options.beta2, options.eps, options.weight_decay);
 }
 
 std::array<std::string, kMaxOptimizerState> AdamFamily::state_names() const {
@@ -128,10 +125,7 @@ OptimizerRule RMSprop::rule_for(size_t) {
 
 Adamax::Adamax(std::vector<Tensor> params, AdamaxOptions options)
     : Optimizer("Adamax", std::move(params), options.lr), options_(options) {
-  check_below_one(options.beta1, "beta1");
-  check_below_one(options.beta2, "beta2");
-  check_non_negative(options.eps, "eps");
-  check_non_negative(options.weight_decay, "weight_decay");
+  check_adam_hyperparameters(options.beta1, options.beta2, options.eps, options.weight_decay);
 }
 
 std::array<std::string, kMaxOptimizerState> Adamax::state_names() const { return {"exp_avg", "exp_inf", ""}; }
@@ -145,10 +139,7 @@ OptimizerRule Adamax::rule_for(size_t i) {
 
 NAdam::NAdam(std::vector<Tensor> params, NadamOptions options)
     : Optimizer("NAdam", std::move(params), options.lr), options_(options), mu_product_(this->params().size(), 1.0) {
-  check_below_one(options.beta1, "beta1");
-  check_below_one(options.beta2, "beta2");
-  check_non_negative(options.eps, "eps");
-  check_non_negative(options.weight_decay, "weight_decay");
+  check_adam_hyperparameters(options.beta1, options.beta2, options.eps, options.weight_decay);
   check_non_negative(options.momentum_decay, "momentum_decay");
 }
 
@@ -176,10 +167,7 @@ OptimizerRule NAdam::rule_for(size_t i) {
 
 RAdam::RAdam(std::vector<Tensor> params, RadamOptions options)
     : Optimizer("RAdam", std::move(params), options.lr), options_(options) {
-  check_below_one(options.beta1, "beta1");
-  check_below_one(options.beta2, "beta2");
-  check_non_negative(options.eps, "eps");
-  check_non_negative(options.weight_decay, "weight_decay");
+  check_adam_hyperparameters(options.beta1, options.beta2, options.eps, options.weight_decay);
 }
 
 std::array<std::string, kMaxOptimizerState> RAdam::state_names() const { return {"exp_avg", "exp_avg_sq", ""}; }
@@ -218,10 +206,7 @@ OptimizerRule Lion::rule_for(size_t) {
 
 Lamb::Lamb(std::vector<Tensor> params, LambOptions options)
     : Optimizer("LAMB", std::move(params), options.lr), options_(options) {
-  check_below_one(options.beta1, "beta1");
-  check_below_one(options.beta2, "beta2");
-  check_non_negative(options.eps, "eps");
-  check_non_negative(options.weight_decay, "weight_decay");
+  check_adam_hyperparameters(options.beta1, options.beta2, options.eps, options.weight_decay);
 }
 
 std::array<std::string, kMaxOptimizerState> Lamb::state_names() const { return {"exp_avg", "exp_avg_sq", ""}; }

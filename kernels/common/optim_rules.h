@@ -378,4 +378,10 @@ FW_HOST_DEVICE FW_INLINE T clip_value(const ClipParams& hp, T x) {
   return y > limit ? limit : (y < -limit ? -limit : y);
 }
 
+// The rules that update each element on its own (every rule but LAMB, which needs the tensor's
+// norms): X(T, Params) for each, so the CPU and CUDA builds instantiate the same list.
+#define MINIDL_ELEMENTWISE_OPTIM_RULES(X, T) \
+  X(T, SgdParams) X(T, AdamParams) X(T, AdagradParams) X(T, AdadeltaParams) X(T, RmspropParams) \
+  X(T, AdamaxParams) X(T, NadamParams) X(T, RadamParams) X(T, LionParams)
+
 }  // namespace minidl

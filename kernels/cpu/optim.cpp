@@ -55,15 +55,7 @@ void clip(const ClipParams& hp, int64_t begin, int64_t end, T* out, const T* x) 
 #define MINIDL_OPTIMIZER_STEP(T, Params) \
   template void optimizer_step<T, Params>(const Params&, int64_t, int64_t, const ParamBuffers<T>&);
 #define MINIDL_OPTIM_FOR_TYPE(T)                                                                        \
-  MINIDL_OPTIMIZER_STEP(T, SgdParams)                                                                   \
-  MINIDL_OPTIMIZER_STEP(T, AdamParams)                                                                  \
-  MINIDL_OPTIMIZER_STEP(T, AdagradParams)                                                               \
-  MINIDL_OPTIMIZER_STEP(T, AdadeltaParams)                                                              \
-  MINIDL_OPTIMIZER_STEP(T, RmspropParams)                                                               \
-  MINIDL_OPTIMIZER_STEP(T, AdamaxParams)                                                                \
-  MINIDL_OPTIMIZER_STEP(T, NadamParams)                                                                 \
-  MINIDL_OPTIMIZER_STEP(T, RadamParams)                                                                 \
-  MINIDL_OPTIMIZER_STEP(T, LionParams)                                                                  \
+  MINIDL_ELEMENTWISE_OPTIM_RULES(MINIDL_OPTIMIZER_STEP, T)                                              \
   template void lamb_moments<T>(const LambParams&, int64_t, int64_t, const ParamBuffers<T>&);           \
   template LambSquares lamb_squares<T>(const LambParams&, const ParamBuffers<T>&);                      \
   template void lamb_apply<T>(const LambParams&, double, int64_t, int64_t, const ParamBuffers<T>&);     \

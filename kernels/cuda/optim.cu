@@ -222,15 +222,7 @@ void clip(const ClipParams& hp, std::span<T* const> outs, std::span<const T* con
 #define MINIDL_OPTIMIZER_STEP(T, Params) \
   template void optimizer_step<T, Params>(const Params&, std::span<const ParamBuffers<T>>, Stream);
 #define MINIDL_OPTIM_LAUNCHERS(T)                                                                            \
-  MINIDL_OPTIMIZER_STEP(T, SgdParams)                                                                        \
-  MINIDL_OPTIMIZER_STEP(T, AdamParams)                                                                       \
-  MINIDL_OPTIMIZER_STEP(T, AdagradParams)                                                                    \
-  MINIDL_OPTIMIZER_STEP(T, AdadeltaParams)                                                                   \
-  MINIDL_OPTIMIZER_STEP(T, RmspropParams)                                                                    \
-  MINIDL_OPTIMIZER_STEP(T, AdamaxParams)                                                                     \
-  MINIDL_OPTIMIZER_STEP(T, NadamParams)                                                                      \
-  MINIDL_OPTIMIZER_STEP(T, RadamParams)                                                                      \
-  MINIDL_OPTIMIZER_STEP(T, LionParams)                                                                       \
+  MINIDL_ELEMENTWISE_OPTIM_RULES(MINIDL_OPTIMIZER_STEP, T)                                                   \
   template void lamb_step<T>(const LambParams&, std::span<const ParamBuffers<T>>, double*, Stream);          \
   template int64_t lamb_scratch_size<T>(std::span<const ParamBuffers<T>>);                                   \
   template void norms<T>(NormKind, std::span<const T* const>, std::span<const int64_t>, double*, double*, Stream); \
