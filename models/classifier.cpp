@@ -74,7 +74,9 @@ McDropoutResult evaluate_mc_dropout(Module& model, const Tensor& inputs, const T
 }
 
 void save_model_file(const std::string& path, const Module& model, const nlohmann::json& info) {
-  save_safetensors(path, model.named_state(), {{kModelMetadataKey, info.dump()}});
+  std::vector<std::pair<std::string, Tensor>> state;
+  for (const auto& [name, t] : model.named_state()) state.emplace_back(name, to_device(t.detach(), kCPU));
+  save_safetensors(path, state, {{kModelMetadataKey, info.dump()}});
 }
 
 LoadedModel load_model_file(const std::string& path) {
