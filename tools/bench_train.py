@@ -203,7 +203,7 @@ def main():
     tx, ty = load("t10k")
     blas = subprocess.run(["bash", "-c", f"grep -o '/[^ ]*openblas[^ ]*' /proc/{os.getpid()}/maps | sort -u"],
                           capture_output=True, text=True).stdout.split()
-    core = ctypes.CDLL(blas[0]).openblas_get_corename if blas else None
+    core = getattr(ctypes.CDLL(blas[0]), "openblas_get_corename", None) if blas else None
     if core:
         core.restype = ctypes.c_char_p
         blas.append("core " + core().decode())
