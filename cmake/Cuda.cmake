@@ -31,3 +31,17 @@ endif()
 # curand_kernel.h compiled as host code is the independent reference for the Philox contract;
 # it needs only the toolkit's headers.
 find_path(MINIDL_CURAND_INCLUDE curand_kernel.h PATHS /usr/local/cuda/include ${CUDAToolkit_INCLUDE_DIRS})
+
+# cuDNN: an optional convolution path on the GPU (MINIDL_CONV=cudnn) and the reference the GPU
+# tests compare the hand-written convolution with.
+set(MINIDL_WITH_CUDNN OFF)
+if(MINIDL_WITH_CUDA)
+  find_path(MINIDL_CUDNN_INCLUDE cudnn.h PATHS ${CUDAToolkit_INCLUDE_DIRS} /usr/include)
+  find_library(MINIDL_CUDNN_LIB cudnn PATHS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
+  if(MINIDL_CUDNN_INCLUDE AND MINIDL_CUDNN_LIB)
+    set(MINIDL_WITH_CUDNN ON)
+    message(STATUS "minidl: cuDNN ${MINIDL_CUDNN_LIB}")
+  else()
+    message(STATUS "minidl: no cuDNN found; MINIDL_CONV=cudnn will be an error")
+  endif()
+endif()

@@ -5,11 +5,12 @@
 3x3 convolution without bias, BatchNorm, ReLU and 2x2 max pooling with 32 and 64 channels, a
 hidden layer of 128 with dropout 0.2); --model resnet20: minidl's ResNet-20 (CIFAR-style basic
 blocks, 16/32/64 channels, dropout 0.2 before the classifier). Both sides train with AdamW, batch
-128, eager PyTorch; --device cpu runs on the CPU with 2 threads, --device cuda on the GPU. Prints
-each epoch time and the ratio minidl / PyTorch, then loads the minidl model file into the
-equivalent torch.nn model (same tensor names and layouts) and checks that PyTorch computes the test
-accuracy minidl reported (exactly for the MLP on the CPU; within 0.1 % otherwise, where
-convolutions and GPU reductions sum in another order).
+128, eager PyTorch, full f32 (no TF32 on either side); --device cpu runs on the CPU with 2
+threads, --device cuda on the GPU (MINIDL_CONV=cudnn in the environment selects minidl's cuDNN
+convolutions). Prints each epoch time and the ratio minidl / PyTorch, then loads the minidl model
+file into the equivalent torch.nn model (same tensor names and layouts) and checks that PyTorch
+computes the test accuracy minidl reported (exactly for the MLP on the CPU; within 0.1 % otherwise,
+where convolutions and GPU reductions sum in another order).
 
 Needs Debian's python3-torch (bash tools/setup.sh --bench) and a built build/bin/minidl.
 Usage: /usr/bin/python3 tools/bench_train.py [--model mlp] [--device cpu] [--repeats 3] [--json out.json]
@@ -199,6 +200,9 @@ def main():
     args = parser.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(2)
+    # Full f32 arithmetic on both sides: minidl uses no TF32 (cuBLAS default math, cuDNN FMA math).
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     x, y = load("train")
     tx, ty = load("t10k")
     blas = subprocess.run(["bash", "-c", f"grep -o '/[^ ]*openblas[^ ]*' /proc/{os.getpid()}/maps | sort -u"],

@@ -7,6 +7,7 @@
 #include "framework/ops/backend.h"
 #include "framework/ops/checks.h"
 #include "framework/ops/conv.h"
+#include "framework/ops/cudnn_conv.h"
 #include "framework/ops/gradients.h"
 #include "framework/ops/ops.h"
 
@@ -113,12 +114,17 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
   const Window2d g = fixed_window(x, {weight.size(2), weight.size(3)}, stride, padding, dilation, "conv2d");
   // y[n, group] = W[group] @ cols[n, group]: the weight as [O, C / groups * kh * kw] against
   // cols [N, C * kh * kw, L], whose rows are grouped the same way.
-  const Tensor w = reshape(weight.detach(), {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});
-  const Tensor cols = im2col(x.detach(), g);
-  Tensor y = cat_groups(groups, 1,
-                        [&](int64_t k) { return matmul(group_part(w, 0, k, groups), group_part(cols, 1, k, groups)); });
-  if (bias.defined()) y = add(y, reshape(bias.detach(), {1, out_channels, 1}));
-  y = reshape(y, output_shape(x, out_channels, g));
+  Tensor y;
+  if (use_cudnn_conv(x)) {
+    y = cudnn_conv2d(contiguous(x.detach()), contiguous(weight.detach()), g, groups);
+  } else {
+    const Tensor w = reshape(weight.detach(), {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});
+    const Tensor cols = im2col(x.detach(), g);
+    y = reshape(cat_groups(groups, 1,
+                           [&](int64_t k) { return matmul(group_part(w, 0, k, groups), group_part(cols, 1, k, groups)); }),
+                output_shape(x, out_channels, g));
+  }
+  if (bias.defined()) y = add(y, reshape(bias.detach(), {1, out_channels, 1, 1}));
   record_op("conv2d", {x, weight, bias}, y, {x, weight},
             [g, groups, has_bias = bias.defined()](const Tensor& grad, const std::vector<Tensor>& s) {
               return grad::conv2d(grad, s[0], s[1], g, groups, has_bias);

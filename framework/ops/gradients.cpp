@@ -4,6 +4,7 @@
 
 #include "framework/ops/backend.h"
 #include "framework/ops/conv.h"
+#include "framework/ops/cudnn_conv.h"
 #include "framework/ops/ops.h"
 #include "framework/ops/random_masks.h"
 
@@ -149,6 +150,11 @@ Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target) {
 Grads conv2d(const Tensor& g, const Tensor& x, const Tensor& weight, const Window2d& win, int64_t groups,
              bool has_bias) {
   const int64_t out_channels = weight.size(0);
+  if (use_cudnn_conv(x)) {
+    const Tensor gy = minidl::contiguous(g);
+    auto [gx, gw] = cudnn_conv2d_backward(gy, minidl::contiguous(x), minidl::contiguous(weight), win, groups);
+    return {gx, gw, has_bias ? minidl::sum(gy, {0, 2, 3}) : Tensor()};
+  }
   const Tensor gy = minidl::reshape(minidl::contiguous(g), {x.size(0), out_channels, win.h.out * win.w.out});
   const Tensor w = minidl::reshape(weight, {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});
   const Tensor cols = im2col(x, win);

@@ -14,7 +14,7 @@ void cross_entropy_forward(int64_t rows, int64_t classes, const T* logits, const
     T max = -std::numeric_limits<T>::infinity();
     for (int64_t c = 0; c < classes; ++c) max = x[c] > max ? x[c] : max;
     double sum = 0;
-    for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(x[c] - max));
+    for (int64_t c = 0; c < classes; ++c) sum += static_cast<double>(std::exp(x[c] - max));
     const double lse = max + std::log(sum);
     row_lse[r] = static_cast<T>(lse);
     total += lse - x[target[r]];

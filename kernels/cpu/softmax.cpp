@@ -13,12 +13,12 @@ void softmax_forward(bool log, int64_t rows, int64_t cols, T* y, const T* x) {
     T max = -std::numeric_limits<T>::infinity();
     for (int64_t c = 0; c < cols; ++c) max = xr[c] > max ? xr[c] : max;
     double sum = 0;
-    for (int64_t c = 0; c < cols; ++c) sum += std::exp(static_cast<double>(xr[c] - max));
+    for (int64_t c = 0; c < cols; ++c) sum += static_cast<double>(std::exp(xr[c] - max));
     if (log) {
       const T log_sum = static_cast<T>(std::log(sum));
       for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] - max - log_sum;
     } else {
-      for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(std::exp(static_cast<double>(xr[c] - max)) / sum);
+      for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(static_cast<double>(std::exp(xr[c] - max)) / sum);
     }
   }
 }

@@ -50,14 +50,26 @@ __device__ FW_INLINE TableChunk table_chunk(const TensorTable<T>& table, int c) 
           numel - begin < kMultiTensorChunk ? numel : begin + kMultiTensorChunk};
 }
 
-// Calls fn(b, tensor, i) for every element i of every chunk this block serves, b being the chunk's
-// tensor and `tensor` its index in the call. No barriers: for elementwise passes.
+// Elementwise passes cut each chunk into slices of kSliceElementsPerThread elements per thread,
+// a block per slice: a table's few hundred chunks alone would leave most of a large GPU idle.
+inline constexpr int64_t kSliceElementsPerThread = 4;
+
+__host__ __device__ FW_INLINE int64_t slices_per_chunk(unsigned block) {
+  const int64_t per_slice = int64_t{block} * kSliceElementsPerThread;
+  return (kMultiTensorChunk + per_slice - 1) / per_slice;
+}
+
+// Calls fn(b, tensor, i) for every element i of every slice this block serves, b being the
+// chunk's tensor and `tensor` its index in the call. No barriers: for elementwise passes.
 template <typename T, typename Fn>
 __device__ FW_INLINE void for_each_element(const TensorTable<T>& table, Fn fn) {
-  for (int c = blockIdx.x; c < table.num_chunks; c += gridDim.x) {
-    const TableChunk chunk = table_chunk(table, c);
+  const int64_t slices = slices_per_chunk(blockDim.x);
+  for (int64_t w = blockIdx.x; w < table.num_chunks * slices; w += gridDim.x) {
+    const TableChunk chunk = table_chunk(table, static_cast<int>(w / slices));
     const ParamBuffers<T> b = table.tensors[chunk.entry];
-    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) fn(b, chunk.tensor, i);
+    const int64_t stride = int64_t{blockDim.x} * slices;
+    for (int64_t i = chunk.begin + (w % slices) * blockDim.x + threadIdx.x; i < chunk.end; i += stride)
+      fn(b, chunk.tensor, i);
   }
 }
 
@@ -116,12 +128,12 @@ void for_each_tensor_table(std::span<const ParamBuffers<T>> tensors, Fn&& launch
   if (table.num_tensors > 0) launch_table(table);
 }
 
-// The grid of a chunk pass: a block per chunk, at most launch_policy().max_blocks (blocks then
-// loop over chunks).
+// The grid of a chunk pass: a block per chunk (per slice of a chunk for elementwise passes, with
+// `block` threads), at most launch_policy().max_blocks (blocks then loop).
 template <typename T>
-dim3 chunk_grid(const TensorTable<T>& table) {
-  return dim3(static_cast<unsigned>(
-      std::min<int64_t>(table.num_chunks, std::max(1u, launch_policy().max_blocks))));
+dim3 chunk_grid(const TensorTable<T>& table, unsigned block = 0) {
+  const int64_t items = block == 0 ? table.num_chunks : table.num_chunks * slices_per_chunk(block);
+  return dim3(static_cast<unsigned>(std::min<int64_t>(items, std::max(1u, launch_policy().max_blocks))));
 }
 
 }  // namespace minidl::MINIDL_CUDA_NS

@@ -134,7 +134,8 @@ template <typename T, typename Params, typename... Args>
 void launch_elementwise(KernelName name, void (*kernel)(TensorTable<T>, Params, Args...),
                         std::span<const ParamBuffers<T>> tensors, const Params& hp, Stream stream, Args... args) {
   for_each_chunk_table(tensors, [&](const TensorTable<T>& table) {
-    launch(name, kernel, chunk_grid(table), dim3(launch_policy().block), 0, stream, table, hp, args...);
+    launch(name, kernel, chunk_grid(table, launch_policy().block), dim3(launch_policy().block), 0, stream, table, hp,
+           args...);
   });
 }
 

@@ -4,8 +4,10 @@
 // A row is served by a group of threads: a warp for short rows (lanes stride over the row,
 // shuffles combine), a block for long rows (warps, then one shared slot per warp); groups loop
 // grid-stride over the rows. Each row makes the reference's passes: the max (in T, NaNs never
-// win, so it is exact in any order), the sum of exp(x - max) in double, then the outputs with
-// the reference's expressions; only the order of the double sums differs from it.
+// win, so it is exact in any order), the sum of exp(x - max) (exp in T, as the reference: a
+// double exp per element made the f32 kernels compute-bound) accumulated in double, then the
+// outputs with the reference's expressions; only the order of the double sums differs from it
+// (and, on a GPU, expf's last bit).
 //
 // Cross-entropy forward is deterministic without atomics: the row kernel writes row_lse, then
 // one block of a fixed size sums row_lse[r] - logits[r, target[r]] in double in a fixed order
@@ -63,7 +65,7 @@ __device__ void row_max_and_sum(const G& g, int64_t cols, const T* x, T neg_inf,
   for (int64_t c = g.rank; c < cols; c += g.size()) mx = x[c] > mx ? x[c] : mx;
   mx = g.allreduce(mx, PlainMaxOp{});
   double sum = 0;
-  for (int64_t c = g.rank; c < cols; c += g.size()) sum += exp(static_cast<double>(x[c] - mx));
+  for (int64_t c = g.rank; c < cols; c += g.size()) sum += static_cast<double>(exp_t(x[c] - mx));
   sum_out = g.allreduce(sum, SumOp{});
   max_out = mx;
 }
@@ -77,7 +79,7 @@ __device__ void softmax_row(const G& g, bool log_softmax, int64_t cols, T* y, co
     const T log_sum = static_cast<T>(log(sum));
     for (int64_t c = g.rank; c < cols; c += g.size()) y[c] = x[c] - mx - log_sum;
   } else {
-    for (int64_t c = g.rank; c < cols; c += g.size()) y[c] = static_cast<T>(exp(static_cast<double>(x[c] - mx)) / sum);
+    for (int64_t c = g.rank; c < cols; c += g.size()) y[c] = static_cast<T>(static_cast<double>(exp_t(x[c] - mx)) / sum);
   }
 }
 
