@@ -4,9 +4,12 @@
 option(MINIDL_EMU "Build the CUDA kernels for the SIMT emulator as well" ON)
 
 set(MINIDL_KERNEL_SOURCES
+  kernels/cuda/attention.cu
   kernels/cuda/conv.cu
   kernels/cuda/dropout.cu
   kernels/cuda/elementwise.cu
+  kernels/cuda/embedding.cu
+  kernels/cuda/layer_norm.cu
   kernels/cuda/matmul.cu
   kernels/cuda/optim.cu
   kernels/cuda/pool.cu

@@ -415,6 +415,33 @@ std::map<OpId, OpRecord> make_records() {
                           return Values{s / 6};
                         }}},
                       {{[] { mse_loss(Tensor::zeros({2}), Tensor::zeros({3})); }, "differ in shape"}}};
+  r[OpId::LayerNorm] = {
+      [](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2], 1e-5); },
+      {{"3x5", {values({3, 5}), values({5}, 1, 0, 2), values({5}, 1, 0, 3)}, [](const std::vector<Values>& in) {
+          Values out;
+          for (size_t r0 = 0; r0 < 15; r0 += 5) {
+            double mean = 0, var = 0;
+            for (size_t c = 0; c < 5; ++c) mean += in[0][r0 + c] / 5;
+            for (size_t c = 0; c < 5; ++c) var += (in[0][r0 + c] - mean) * (in[0][r0 + c] - mean) / 5;
+            for (size_t c = 0; c < 5; ++c)
+              out.push_back((in[0][r0 + c] - mean) / std::sqrt(var + 1e-5) * in[1][c] + in[2][c]);
+          }
+          return out;
+        }}},
+      {{[] { layer_norm(Tensor::zeros({2, 3}), Tensor::zeros({2}), Tensor::zeros({3})); }, "must be [3]"},
+       {[] { layer_norm(Tensor::zeros({2, 3}), Tensor::zeros({3}), Tensor::zeros({3}), 0.0); }, "eps = 0"}}};
+  r[OpId::Embedding] = {
+      [](const std::vector<Tensor>& in) { return embedding(in[0], in[1]); },
+      {{"4x3 table, 2x3 ids with repeats",
+        {values({4, 3}), Tensor::from_vector(std::vector<int64_t>{1, 3, 1, 0, 2, 1}, {2, 3})},
+        [](const std::vector<Values>& in) {
+          Values out;
+          for (int64_t id : {1, 3, 1, 0, 2, 1})
+            for (size_t d = 0; d < 3; ++d) out.push_back(in[0][static_cast<size_t>(id) * 3 + d]);
+          return out;
+        }}},
+      {{[] { embedding(Tensor::zeros({4, 3}), Tensor::from_vector(std::vector<int64_t>{4}, {1})); }, "id 4 out of range"},
+       {[] { embedding(Tensor::zeros({4, 3}), Tensor::zeros({2})); }, "ids must be i64"}}};
   r[OpId::Conv2d].samples = {
       conv_sample("3x3 pad 1 with bias", {{2, 3, 5, 4}, {4, 3, 3, 3}, true, {1, 1}, {1, 1}}),
       conv_sample("stride, padding, dilation per axis, no bias",
@@ -629,6 +656,33 @@ std::map<OpId, OpRecord> make_records() {
         "residual"},
        {[] { bias_dropout_residual(Tensor::zeros({2, 3}), Tensor::zeros({3}), Tensor::zeros({2, 3}), 1.5, true); },
         "outside [0, 1]"}}};
+  // Causal softmax over the first r % 3 + 2 of 4 keys, then dropout p = 0.3 with Philox (7, 2).
+  const auto attention_ref = [](bool causal, bool dropout) {
+    return [causal, dropout](const std::vector<Values>& in) {
+      Values out;
+      for (size_t row = 0; row < 6; ++row) {
+        const size_t visible = causal ? row % 3 + 2 : 4;
+        double m = row_max(in[0].data() + row * 4, static_cast<int>(visible)), sum = 0;
+        for (size_t c = 0; c < visible; ++c) sum += std::exp(in[0][row * 4 + c] - m);
+        for (size_t c = 0; c < 4; ++c) {
+          const double p = c < visible ? std::exp(in[0][row * 4 + c] - m) / sum : 0.0;
+          const bool keep = !dropout || philox_word(PhiloxState{7, 2, 0}, row * 4 + c) >= dropout_threshold(0.3);
+          out.push_back(keep ? (dropout ? p / 0.7 : p) : 0.0);
+        }
+      }
+      return out;
+    };
+  };
+  r[OpId::SoftmaxDropout] = {
+      [](const std::vector<Tensor>& in) {
+        Generator gen(7, 2);
+        return softmax_dropout(in[0], 0.3, true, true, gen);
+      },
+      {{"2 heads x 3 queries x 4 keys, causal, p 0.3", {values({2, 3, 4}, 2)}, attention_ref(true, true)},
+       {"no mask, eval mode", {values({2, 3, 4}, 2)}, attention_ref(false, false), 1e-12,
+        [](const std::vector<Tensor>& in) { return softmax_dropout(in[0], 0.3, false, false); }}},
+      {{[] { softmax_dropout(Tensor::zeros({2, 3}), 1.5, true, true); }, "outside [0, 1]"},
+       {[] { softmax_dropout(Tensor::zeros({4, 2}), 0.1, true, true); }, "at least as many keys as queries"}}};
   return r;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "framework/core/tensor.h"
+#include "kernels/common/attention_rules.h"
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"
@@ -107,6 +108,23 @@ class Backend {
   // x and residual of out's shape, bias [cols] with cols = out's last dim.
   virtual void bias_dropout_residual(const Tensor& out, const Tensor& x, const Tensor& bias, const Tensor& residual,
                                      const PhiloxState& state, uint64_t threshold, double scale) = 0;
+  // LayerNorm over the last axis of contiguous x [rows, cols] (kernels/cpu/layer_norm.h): y like
+  // x, weight and bias [cols], mean and rstd [rows], all contiguous.
+  virtual void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x,
+                          const Tensor& weight, const Tensor& bias, double eps) = 0;
+  virtual void layer_norm_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd) = 0;
+  // Embedding rows (kernels/cpu/embedding.h): weight [vocab, dim], ids i64 [count] in range,
+  // y and grad_y [count, dim], grad_weight like weight; all contiguous.
+  virtual void embedding(const Tensor& y, const Tensor& weight, const Tensor& ids) = 0;
+  virtual void embedding_backward(const Tensor& grad_weight, const Tensor& grad_y, const Tensor& ids) = 0;
+  // Attention's fused softmax + dropout over contiguous score rows [rows, shape.cols]
+  // (kernels/cpu/attention.h): y the output, probs the probabilities saved for backward.
+  virtual void softmax_dropout(const SoftmaxDropoutShape& shape, const Tensor& y, const Tensor& probs, const Tensor& x,
+                               const PhiloxState& state, uint64_t threshold, double scale) = 0;
+  virtual void softmax_dropout_backward(const SoftmaxDropoutShape& shape, const Tensor& grad_x, const Tensor& grad_y,
+                                        const Tensor& probs, const PhiloxState& state, uint64_t threshold,
+                                        double scale) = 0;
   // One optimizer step over many parameter tensors, with the rule of `rule`'s alternative: every
   // tensor of a call shares the dtype and the rule's params (the optimizer groups them); the
   // device's kernels serve them in as few launches as they can.

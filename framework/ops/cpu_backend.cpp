@@ -17,6 +17,9 @@
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/embedding.h"
+#include "kernels/cpu/layer_norm.h"
 
 namespace minidl {
 
@@ -268,6 +271,89 @@ class CpuBackend final : public Backend {
         cpu::bias_dropout_residual<T>(b, e, out.size(-1), state, threshold, static_cast<T>(scale), out.data<T>(),
                                       x.data<T>(), bias.data<T>(), residual.data<T>());
       });
+    });
+  }
+
+  void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& weight,
+                  const Tensor& bias, double eps) override {
+    visit_floating(x.dtype(), "layer_norm", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t cols = weight.numel();
+      parallel_for(
+          mean.numel(),
+          [&](int64_t b, int64_t e) {
+            cpu::layer_norm_forward<T>(b, e, cols, eps, y.data<T>(), mean.data<T>(), rstd.data<T>(), x.data<T>(),
+                                       weight.data<T>(), bias.data<T>());
+          },
+          cols);
+    });
+  }
+
+  void layer_norm_backward(const Tensor& gx, const Tensor& gy, const Tensor& x, const Tensor& weight,
+                           const Tensor& mean, const Tensor& rstd) override {
+    visit_floating(x.dtype(), "layer_norm backward", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t cols = weight.numel();
+      parallel_for(
+          mean.numel(),
+          [&](int64_t b, int64_t e) {
+            cpu::layer_norm_backward<T>(b, e, cols, gx.data<T>(), gy.data<T>(), x.data<T>(), weight.data<T>(),
+                                        mean.data<T>(), rstd.data<T>());
+          },
+          cols);
+    });
+  }
+
+  void embedding(const Tensor& y, const Tensor& weight, const Tensor& ids) override {
+    visit_floating(weight.dtype(), "embedding", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t dim = weight.size(1);
+      parallel_for(
+          ids.numel(),
+          [&](int64_t b, int64_t e) { cpu::embedding_forward<T>(b, e, dim, y.data<T>(), weight.data<T>(), ids.data<int64_t>()); },
+          dim);
+    });
+  }
+
+  void embedding_backward(const Tensor& gw, const Tensor& gy, const Tensor& ids) override {
+    visit_floating(gw.dtype(), "embedding backward", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t dim = gw.size(1);
+      parallel_for(
+          gw.size(0),
+          [&](int64_t b, int64_t e) {
+            cpu::embedding_backward<T>(b, e, ids.numel(), dim, gw.data<T>(), gy.data<T>(), ids.data<int64_t>());
+          },
+          ids.numel());
+    });
+  }
+
+  void softmax_dropout(const SoftmaxDropoutShape& shape, const Tensor& y, const Tensor& probs, const Tensor& x,
+                       const PhiloxState& state, uint64_t threshold, double scale) override {
+    visit_floating(x.dtype(), "softmax_dropout", [&](auto tag) {
+      using T = decltype(tag);
+      parallel_for(
+          x.numel() / shape.cols,
+          [&](int64_t b, int64_t e) {
+            cpu::softmax_dropout_forward<T>(b, e, shape, state, threshold, static_cast<T>(scale), y.data<T>(),
+                                            probs.data<T>(), x.data<T>());
+          },
+          shape.cols);
+    });
+  }
+
+  void softmax_dropout_backward(const SoftmaxDropoutShape& shape, const Tensor& gx, const Tensor& gy,
+                                const Tensor& probs, const PhiloxState& state, uint64_t threshold,
+                                double scale) override {
+    visit_floating(probs.dtype(), "softmax_dropout backward", [&](auto tag) {
+      using T = decltype(tag);
+      parallel_for(
+          probs.numel() / shape.cols,
+          [&](int64_t b, int64_t e) {
+            cpu::softmax_dropout_backward<T>(b, e, shape, state, threshold, static_cast<T>(scale), gx.data<T>(),
+                                             gy.data<T>(), probs.data<T>());
+          },
+          shape.cols);
     });
   }
 

@@ -235,6 +235,59 @@ class DeviceBackend final : public Backend {
     });
   }
 
+  void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& weight,
+                  const Tensor& bias, double eps) override {
+    visit_floating(x.dtype(), "layer_norm", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::layer_norm_forward<T>(mean.numel(), weight.numel(), eps, y.data<T>(), mean.data<T>(), rstd.data<T>(),
+                                     x.data<T>(), weight.data<T>(), bias.data<T>(), kDefaultStream);
+    });
+  }
+
+  void layer_norm_backward(const Tensor& gx, const Tensor& gy, const Tensor& x, const Tensor& weight,
+                           const Tensor& mean, const Tensor& rstd) override {
+    visit_floating(x.dtype(), "layer_norm backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::layer_norm_backward<T>(mean.numel(), weight.numel(), gx.data<T>(), gy.data<T>(), x.data<T>(),
+                                      weight.data<T>(), mean.data<T>(), rstd.data<T>(), kDefaultStream);
+    });
+  }
+
+  void embedding(const Tensor& y, const Tensor& weight, const Tensor& ids) override {
+    visit_floating(weight.dtype(), "embedding", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::embedding_forward<T>(ids.numel(), weight.size(1), y.data<T>(), weight.data<T>(), ids.data<int64_t>(),
+                                    kDefaultStream);
+    });
+  }
+
+  void embedding_backward(const Tensor& gw, const Tensor& gy, const Tensor& ids) override {
+    visit_floating(gw.dtype(), "embedding backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::embedding_backward<T>(gw.size(0), ids.numel(), gw.size(1), gw.data<T>(), gy.data<T>(),
+                                     ids.data<int64_t>(), kDefaultStream);
+    });
+  }
+
+  void softmax_dropout(const SoftmaxDropoutShape& shape, const Tensor& y, const Tensor& probs, const Tensor& x,
+                       const PhiloxState& state, uint64_t threshold, double scale) override {
+    visit_floating(x.dtype(), "softmax_dropout", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::softmax_dropout_forward<T>(x.numel() / shape.cols, shape, state, threshold, static_cast<T>(scale),
+                                          y.data<T>(), probs.data<T>(), x.data<T>(), kDefaultStream);
+    });
+  }
+
+  void softmax_dropout_backward(const SoftmaxDropoutShape& shape, const Tensor& gx, const Tensor& gy,
+                                const Tensor& probs, const PhiloxState& state, uint64_t threshold,
+                                double scale) override {
+    visit_floating(probs.dtype(), "softmax_dropout backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::softmax_dropout_backward<T>(probs.numel() / shape.cols, shape, state, threshold, static_cast<T>(scale),
+                                           gx.data<T>(), gy.data<T>(), probs.data<T>(), kDefaultStream);
+    });
+  }
+
   void optimizer_step(const OptimizerRule& rule, std::span<const OptimizerTensors> tensors) override {
     if (tensors.empty()) return;
     visit_floating(tensors[0].param.dtype(), "optimizer step", [&](auto tag) {

@@ -137,6 +137,33 @@ Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target,
   return {gx, Tensor()};
 }
 
+// gx from the fused kernel; gw = sum over rows of g * xhat, gb = sum over rows of g, with
+// xhat = (x - mean) * rstd recomputed from the saved statistics.
+Grads layer_norm(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd) {
+  const Tensor gc = minidl::contiguous(g);
+  Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_for(x.device()).layer_norm_backward(gx, gc, x, weight, mean, rstd);
+  const int64_t rows = mean.numel(), cols = weight.numel();
+  const Tensor g2 = minidl::reshape(gc, {rows, cols});
+  const Tensor xhat = (minidl::reshape(x, {rows, cols}) - minidl::reshape(mean, {rows, 1})) * minidl::reshape(rstd, {rows, 1});
+  return {gx, minidl::sum(g2 * xhat, {0}), minidl::sum(g2, {0})};
+}
+
+// Each table row gets the sum of the output rows that picked it; the ids have no gradient.
+Grads embedding(const Tensor& g, const Tensor& ids, const Shape& weight_shape) {
+  Tensor gw = Tensor::empty(weight_shape, g.dtype(), g.device());
+  backend_for(g.device()).embedding_backward(gw, minidl::contiguous(g), ids);
+  return {gw, Tensor()};
+}
+
+// The mask regenerated from the Philox words, then softmax's rule on the saved probabilities.
+Grads softmax_dropout(const Tensor& g, const Tensor& probs, const SoftmaxDropoutShape& shape, const PhiloxState& state,
+                      uint64_t threshold, double scale) {
+  Tensor gx = Tensor::empty(probs.shape(), probs.dtype(), probs.device());
+  backend_for(g.device()).softmax_dropout_backward(shape, gx, minidl::contiguous(g), probs, state, threshold, scale);
+  return {gx};
+}
+
 // d mean((a - b)^2) = (2 (a - b) / n * g, -that)
 Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target) {
   const double n = static_cast<double>(std::max<int64_t>(input.numel(), 1));

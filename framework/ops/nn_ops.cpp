@@ -1,4 +1,5 @@
-// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE.
+// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE, LayerNorm,
+// embedding lookup.
 #include <cmath>
 
 #include "framework/autograd/node.h"
@@ -77,6 +78,49 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
   record_op("mse_loss", {input, target}, loss, {input, target},
             [](const Tensor& g, const std::vector<Tensor>& s) { return grad::mse_loss(g, s[0], s[1]); });
   return loss;
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  check_floating(x, "layer_norm");
+  check_compatible(x, weight, "layer_norm");
+  check_compatible(x, bias, "layer_norm");
+  MINIDL_CHECK(x.dim() >= 1 && x.size(-1) > 0, "layer_norm: expected an input with a non-empty last dim, got {}",
+               x.describe());
+  const int64_t cols = x.size(-1);
+  MINIDL_CHECK(weight.dim() == 1 && weight.size(0) == cols && bias.dim() == 1 && bias.size(0) == cols,
+               "layer_norm: weight and bias must be [{}] (the input's last dim), got {} and {}", cols,
+               weight.describe(), bias.describe());
+  MINIDL_CHECK(eps > 0 && std::isfinite(eps), "layer_norm: eps = {} must be finite and > 0", eps);
+  const Tensor xc = contiguous(x.detach()), wc = contiguous(weight.detach()), bc = contiguous(bias.detach());
+  const int64_t rows = x.numel() / cols;
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mean = Tensor::empty({rows}, x.dtype(), x.device()), rstd = Tensor::empty({rows}, x.dtype(), x.device());
+  backend_for(x.device()).layer_norm(y, mean, rstd, xc, wc, bc, eps);
+  record_op("layer_norm", {x, weight, bias}, y, {xc, wc, mean, rstd}, [](const Tensor& g, const std::vector<Tensor>& s) {
+    return grad::layer_norm(g, s[0], s[1], s[2], s[3]);
+  });
+  return y;
+}
+
+Tensor embedding(const Tensor& weight, const Tensor& ids) {
+  check_floating(weight, "embedding");
+  check_defined(ids, "embedding");
+  MINIDL_CHECK(weight.dim() == 2, "embedding: the table must be [vocab, dim], got {}", weight.describe());
+  MINIDL_CHECK(ids.dtype() == DType::I64, "embedding: ids must be i64, got {}", ids.describe());
+  MINIDL_CHECK(ids.device() == weight.device(), "embedding: table on {}, ids on {}", weight.device().str(),
+               ids.device().str());
+  const Tensor idc = contiguous(ids);
+  const int64_t vocab = weight.size(0);
+  for (int64_t v : idc.to_vector<int64_t>())
+    MINIDL_CHECK(v >= 0 && v < vocab, "embedding: id {} out of range: expected 0 to {}", v, vocab - 1);
+  Shape shape = ids.shape();
+  shape.push_back(weight.size(1));
+  Tensor y = Tensor::empty(shape, weight.dtype(), weight.device());
+  backend_for(weight.device()).embedding(y, contiguous(weight.detach()), idc);
+  record_op("embedding", {weight, ids}, y, {idc}, [weight_shape = weight.shape()](const Tensor& g, const std::vector<Tensor>& s) {
+    return grad::embedding(g, s[0], weight_shape);
+  });
+  return y;
 }
 
 }  // namespace minidl

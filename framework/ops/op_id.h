@@ -14,9 +14,10 @@ enum class OpId {
   Matmul,
   Sum, Mean, Max, Argmax,
   Reshape, Permute, Slice, Expand, Cat, Stack, Contiguous, Cast, ToDevice,
-  Softmax, LogSoftmax, CrossEntropy, MseLoss,
+  Softmax, LogSoftmax, CrossEntropy, MseLoss, LayerNorm, Embedding,
   Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
   Dropout, DropoutPacked, BernoulliDropout, GaussianNoise, Rand, DropBlock, BiasDropoutResidual, RandomRule,
+  SoftmaxDropout,
   Count
 };
 
@@ -38,13 +39,13 @@ inline constexpr std::array<OpSpec, static_cast<size_t>(OpId::Count)> kOpSpecs{{
     {"stack", true, false},      {"contiguous", true, false}, {"cast", true, false},
     {"to_device", true, false},
     {"softmax", true, false},    {"log_softmax", true, false}, {"cross_entropy", true, false},
-    {"mse_loss", true, false},
+    {"mse_loss", true, false},   {"layer_norm", true, false}, {"embedding", true, false},
     {"conv2d", true, false},     {"max_pool2d", true, false}, {"avg_pool2d", true, false},
     {"adaptive_avg_pool2d", true, false},
     {"dropout", true, true},
     {"dropout_packed", true, true}, {"bernoulli_dropout", true, true}, {"gaussian_noise", true, true},
     {"rand", false, true},          {"dropblock", true, true},         {"bias_dropout_residual", true, true},
-    {"random_rule", true, true},
+    {"random_rule", true, true},    {"softmax_dropout", true, true},
 }};
 static_assert(kOpSpecs.size() == static_cast<size_t>(OpId::Count), "every OpId needs an OpSpec");
 

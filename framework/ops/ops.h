@@ -82,6 +82,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target);
 // so the loss is (1 - eps) * CE + eps * mean over rows of (-1/C) sum_c log softmax(logits)_c.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, double label_smoothing);
 Tensor mse_loss(const Tensor& input, const Tensor& target);  // mean squared error
+// LayerNorm over the last dim: (x - mean) / sqrt(var + eps) * weight + bias, weight and bias
+// [last dim]; statistics summed in double.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// Rows of weight [vocab, dim] picked by i64 ids of any shape: ids.shape + [dim].
+Tensor embedding(const Tensor& weight, const Tensor& ids);
 
 // 2-D convolution and pooling over x [N, C, H, W] (framework/ops/conv_ops.cpp), with PyTorch's
 // semantics and output sizes (floor mode). Size2 is {height, width}.
@@ -103,6 +108,13 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 // Random ops (framework/ops/random_ops.cpp). Each draws its words from gen (docs/reproducibility.md):
 // element i (or mask element i) uses word (offset + i), so results are identical on every device
 // and launch configuration; backward regenerates the mask from the same words.
+
+// Attention probabilities: softmax over the last dim of scores [..., queries, keys], with the
+// causal mask (query t sees keys up to t + keys - queries) when asked, then inverted dropout
+// with probability p in training, fused in one kernel. Element i uses Philox word (offset + i);
+// backward regenerates the mask from the words and stores only the probabilities.
+Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool training,
+                       Generator& gen = default_generator());
 
 // Inverted dropout: in training, keeps element i iff word (offset + i) of gen's stream clears
 // the threshold of p, and scales kept values by 1 / (1 - p). Identity when !training or p == 0.

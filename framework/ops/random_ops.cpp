@@ -190,4 +190,26 @@ Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& 
   return out;
 }
 
+Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool training, Generator& gen) {
+  check_floating(scores, "softmax_dropout");
+  check_probability(p, "softmax_dropout");
+  MINIDL_CHECK(scores.dim() >= 2 && scores.size(-1) > 0, "softmax_dropout: expected scores [..., queries, keys], got {}",
+               scores.describe());
+  const SoftmaxDropoutShape shape{scores.size(-1), scores.size(-2), causal, training && p > 0};
+  MINIDL_CHECK(!causal || shape.cols >= shape.q_len,
+               "softmax_dropout: a causal mask needs at least as many keys as queries, got {}", scores.describe());
+  const double scale = inverted_scale(p);
+  const uint64_t threshold = dropout_threshold(p);
+  const PhiloxState state = gen.reserve(shape.dropout ? static_cast<uint64_t>(scores.numel()) : 0);
+  const Tensor xc = contiguous(scores.detach());
+  Tensor out = Tensor::empty(scores.shape(), scores.dtype(), scores.device());
+  Tensor probs = Tensor::empty(scores.shape(), scores.dtype(), scores.device());
+  backend_for(scores.device()).softmax_dropout(shape, out, probs, xc, state, threshold, scale);
+  record_op("softmax_dropout", {scores}, out, {probs},
+            [shape, state, threshold, scale](const Tensor& g, const std::vector<Tensor>& s) {
+              return grad::softmax_dropout(g, s[0], shape, state, threshold, scale);
+            });
+  return out;
+}
+
 }  // namespace minidl

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/common/attention_rules.h"
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"
@@ -18,9 +19,12 @@
 #include "kernels/cuda/stream.h"
 
 namespace minidl::emu {
+#include "kernels/cuda/attention.inc"
 #include "kernels/cuda/conv.inc"
 #include "kernels/cuda/dropout.inc"
 #include "kernels/cuda/elementwise.inc"
+#include "kernels/cuda/embedding.inc"
+#include "kernels/cuda/layer_norm.inc"
 #include "kernels/cuda/matmul.inc"
 #include "kernels/cuda/optim.inc"
 #include "kernels/cuda/pool.inc"
@@ -29,9 +33,12 @@ namespace minidl::emu {
 }  // namespace minidl::emu
 
 namespace minidl::cuda {
+#include "kernels/cuda/attention.inc"
 #include "kernels/cuda/conv.inc"
 #include "kernels/cuda/dropout.inc"
 #include "kernels/cuda/elementwise.inc"
+#include "kernels/cuda/embedding.inc"
+#include "kernels/cuda/layer_norm.inc"
 #include "kernels/cuda/matmul.inc"
 #include "kernels/cuda/optim.inc"
 #include "kernels/cuda/pool.inc"

@@ -20,6 +20,7 @@
 #include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/grid_stride.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/row_groups.h"
 
 namespace minidl::MINIDL_CUDA_NS {
 
@@ -31,32 +32,6 @@ namespace {
 constexpr int64_t kWarpRowMax = 256;
 // The block size of the loss sum: fixed, so the loss does not depend on the launch policy.
 constexpr unsigned kLossThreads = 256;
-
-// exp in T, as std::exp(T) in the reference.
-__device__ inline float exp_t(float x) { return expf(x); }
-__device__ inline double exp_t(double x) { return exp(x); }
-
-// A warp serving one row: lanes 0..31.
-struct WarpGroup {
-  unsigned rank;
-  template <typename V, typename Op>
-  __device__ V allreduce(V v, Op op) const {
-    return warp_allreduce(v, op);
-  }
-  __device__ unsigned size() const { return 32; }
-};
-
-// A block serving one row; scratch: 32 shared slots for each accumulator type.
-template <typename T>
-struct BlockGroup {
-  unsigned rank;
-  unsigned threads;
-  T* scratch_t;
-  double* scratch_d;
-  __device__ T allreduce(T v, PlainMaxOp op) const { return block_allreduce(v, op, scratch_t); }
-  __device__ double allreduce(double v, SumOp op) const { return block_allreduce(v, op, scratch_d); }
-  __device__ unsigned size() const { return threads; }
-};
 
 // The row max (PlainMaxOp: exact in any order) and the double sum of exp(x - max).
 template <typename T, typename G>
@@ -141,24 +116,6 @@ struct CrossEntropyRowOp {
   }
 };
 
-// A row per warp, grid-stride over rows (warp-uniform loop).
-template <typename Op>
-__global__ void rows_warp_kernel(int64_t rows, Op op) {
-  const int64_t warps = blockDim.x / 32;
-  const WarpGroup g{threadIdx.x % 32};
-  for (int64_t row = int64_t{blockIdx.x} * warps + threadIdx.x / 32; row < rows; row += int64_t{gridDim.x} * warps)
-    op(g, row);
-}
-
-// A row per block, grid-stride over rows (block-uniform loop).
-template <typename T, typename Op>
-__global__ void rows_block_kernel(int64_t rows, Op op) {
-  MINIDL_SHARED(T, scratch_t, 32);
-  MINIDL_SHARED(double, scratch_d, 32);
-  const BlockGroup<T> g{threadIdx.x, blockDim.x, scratch_t, scratch_d};
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) op(g, row);
-}
-
 // One block of kLossThreads: loss = mean_r(row_lse[r] - logits[r, target[r]]), NaN for no rows.
 template <typename T>
 __global__ void cross_entropy_loss_kernel(int64_t rows, int64_t classes, const T* logits, const int64_t* target,
@@ -183,31 +140,19 @@ __global__ void cross_entropy_backward_kernel(int64_t n, int64_t rows, int64_t c
   }
 }
 
-// Runs op on every row: a warp per row for rows up to kWarpRowMax long, else a block per row.
-template <typename T, typename Op>
-void launch_rows(KernelName name_warp, KernelName name_block, int64_t rows, int64_t cols, Op op, Stream stream) {
-  const unsigned threads = reduction_threads();
-  if (cols <= kWarpRowMax) {
-    launch(name_warp, rows_warp_kernel<Op>, dim3(reduction_blocks(rows, threads / 32)), dim3(threads), 0, stream, rows,
-           op);
-  } else {
-    launch(name_block, rows_block_kernel<T, Op>, dim3(reduction_blocks(rows, 1)), dim3(threads), 0, stream, rows, op);
-  }
-}
-
 }  // namespace
 
 template <typename T>
 void softmax_forward(bool log, int64_t rows, int64_t cols, T* y, const T* x, Stream stream) {
   if (rows <= 0 || cols <= 0) return;
-  launch_rows<T>("softmax_forward_warp", "softmax_forward_block", rows, cols,
+  launch_rows<T>(kWarpRowMax, "softmax_forward_warp", "softmax_forward_block", rows, cols,
                  SoftmaxForwardOp<T>{log, cols, y, x, -std::numeric_limits<T>::infinity()}, stream);
 }
 
 template <typename T>
 void softmax_backward(bool log, int64_t rows, int64_t cols, T* grad_x, const T* grad_y, const T* y, Stream stream) {
   if (rows <= 0 || cols <= 0) return;
-  launch_rows<T>("softmax_backward_warp", "softmax_backward_block", rows, cols,
+  launch_rows<T>(kWarpRowMax, "softmax_backward_warp", "softmax_backward_block", rows, cols,
                  SoftmaxBackwardOp<T>{log, cols, grad_x, grad_y, y}, stream);
 }
 
@@ -215,7 +160,7 @@ template <typename T>
 void cross_entropy_forward(int64_t rows, int64_t classes, const T* logits, const int64_t* target, T* row_lse, T* loss,
                            Stream stream) {
   if (rows > 0) {
-    launch_rows<T>("cross_entropy_lse_warp", "cross_entropy_lse_block", rows, classes,
+    launch_rows<T>(kWarpRowMax, "cross_entropy_lse_warp", "cross_entropy_lse_block", rows, classes,
                    CrossEntropyRowOp<T>{classes, logits, row_lse, -std::numeric_limits<T>::infinity()}, stream);
   }
   // Always runs: with no rows it writes the reference's NaN.

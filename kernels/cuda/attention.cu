@@ -1,0 +1,108 @@
+// Attention's fused softmax + dropout over score rows, with the causal mask (CPU reference:
+// kernels/cpu/attention.h). A warp or a block serves a row (kernels/cuda/row_groups.h): the max
+// and the double sum of exp over the visible columns, then the probabilities (saved for
+// backward) and the dropped-out output in one pass. Element i uses Philox word (offset + i), so
+// the mask equals the CPU's bit for bit and backward regenerates it instead of reading it.
+#include <cstdint>
+#include <limits>
+
+#include "kernels/common/attention_rules.h"
+#include "kernels/common/philox.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/row_groups.h"
+
+namespace minidl::MINIDL_CUDA_NS {
+
+#include "kernels/cuda/attention.inc"
+
+namespace {
+
+// Rows no longer than this go a row per warp.
+constexpr int64_t kWarpRowMax = 1024;
+
+// keep(element) under the op's mask (always true without dropout).
+struct DropoutDraw {
+  SoftmaxDropoutShape shape;
+  PhiloxState state;
+  uint64_t threshold;
+  __device__ bool keep(int64_t row, int64_t c) const {
+    return !shape.dropout || dropout_keep(philox_word(state, static_cast<uint64_t>(row * shape.cols + c)), threshold);
+  }
+};
+
+template <typename T>
+struct SoftmaxDropoutForwardOp {
+  DropoutDraw draw;
+  T scale;
+  T *y, *probs;
+  const T* x;
+  T neg_inf;  // from the host: numeric_limits is host-only in device code
+  template <typename G>
+  __device__ void operator()(const G& g, int64_t row) const {
+    const int64_t cols = draw.shape.cols, visible = visible_columns(draw.shape, row);
+    const T* xr = x + row * cols;
+    T mx = neg_inf;
+    for (int64_t c = g.rank; c < visible; c += g.size()) mx = xr[c] > mx ? xr[c] : mx;
+    mx = g.allreduce(mx, PlainMaxOp{});
+    double sum = 0;
+    for (int64_t c = g.rank; c < visible; c += g.size()) sum += static_cast<double>(exp_t(xr[c] - mx));
+    sum = g.allreduce(sum, SumOp{});
+    for (int64_t c = g.rank; c < cols; c += g.size()) {
+      const T p = c < visible ? static_cast<T>(static_cast<double>(exp_t(xr[c] - mx)) / sum) : T(0);
+      probs[row * cols + c] = p;
+      y[row * cols + c] = !draw.shape.dropout ? p : c < visible && draw.keep(row, c) ? p * scale : T(0);
+    }
+  }
+};
+
+template <typename T>
+struct SoftmaxDropoutBackwardOp {
+  DropoutDraw draw;
+  T scale;
+  T* grad_x;
+  const T *grad_y, *probs;
+  __device__ T upstream(int64_t row, int64_t c) const {
+    const T gy = grad_y[row * draw.shape.cols + c];
+    return !draw.shape.dropout ? gy : draw.keep(row, c) ? gy * scale : T(0);
+  }
+  template <typename G>
+  __device__ void operator()(const G& g, int64_t row) const {
+    const int64_t cols = draw.shape.cols, visible = visible_columns(draw.shape, row);
+    const T* pr = probs + row * cols;
+    double dot = 0;
+    for (int64_t c = g.rank; c < visible; c += g.size())
+      dot += static_cast<double>(upstream(row, c)) * static_cast<double>(pr[c]);
+    dot = g.allreduce(dot, SumOp{});
+    for (int64_t c = g.rank; c < cols; c += g.size())
+      grad_x[row * cols + c] = c < visible ? static_cast<T>(pr[c] * (upstream(row, c) - dot)) : T(0);
+  }
+};
+
+}  // namespace
+
+template <typename T>
+void softmax_dropout_forward(int64_t rows, const SoftmaxDropoutShape& shape, const PhiloxState& state,
+                             uint64_t threshold, T scale, T* y, T* probs, const T* x, Stream stream) {
+  if (rows <= 0 || shape.cols <= 0) return;
+  launch_rows<T>(kWarpRowMax, "softmax_dropout_forward_warp", "softmax_dropout_forward_block", rows, shape.cols,
+                 SoftmaxDropoutForwardOp<T>{{shape, state, threshold}, scale, y, probs, x, -std::numeric_limits<T>::infinity()}, stream);
+}
+
+template <typename T>
+void softmax_dropout_backward(int64_t rows, const SoftmaxDropoutShape& shape, const PhiloxState& state,
+                              uint64_t threshold, T scale, T* grad_x, const T* grad_y, const T* probs, Stream stream) {
+  if (rows <= 0 || shape.cols <= 0) return;
+  launch_rows<T>(kWarpRowMax, "softmax_dropout_backward_warp", "softmax_dropout_backward_block", rows, shape.cols,
+                 SoftmaxDropoutBackwardOp<T>{{shape, state, threshold}, scale, grad_x, grad_y, probs}, stream);
+}
+
+template void softmax_dropout_forward<float>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t, float,
+                                             float*, float*, const float*, Stream);
+template void softmax_dropout_forward<double>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,
+                                              double, double*, double*, const double*, Stream);
+template void softmax_dropout_backward<float>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t, float,
+                                              float*, const float*, const float*, Stream);
+template void softmax_dropout_backward<double>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,
+                                               double, double*, const double*, const double*, Stream);
+
+}  // namespace minidl::MINIDL_CUDA_NS
