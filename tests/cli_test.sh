@@ -143,6 +143,35 @@ else
   fail "dropout and dropout-packed differ: $(strip_time "$work/mask-dropout/metrics.jsonl") vs $(strip_time "$work/mask-dropout-packed/metrics.jsonl")"
 fi
 
+# --tensorboard writes an event file holding every tag (TensorBoard.* in minidl_tests decodes the
+# format itself) and changes nothing in training; a directory that cannot be created is a one-line
+# error naming it.
+tiny=(--limit-train 256 --limit-test 128 --epochs 1 --log-every 1 --seed 2)
+"$minidl" train mlp "${tiny[@]}" --out "$work/no-tb" > /dev/null 2>&1
+if "$minidl" train mlp "${tiny[@]}" --out "$work/with-tb" --tensorboard "$work/tb" > "$work/tb.log" 2>&1; then
+  events=$(find "$work/tb" -name 'events.out.tfevents.*' | head -n 1)
+  missing=""
+  for tag in brain.Event:2 train/loss train/lr train/grad_norm train/dropout_keep_rate test/loss test/accuracy; do
+    grep -qaF "$tag" "$events" 2>/dev/null || missing="$missing $tag"
+  done
+  if [ -n "$events" ] && [ -z "$missing" ]; then
+    pass "train --tensorboard writes $(basename "$events") with every tag"
+  else
+    fail "train --tensorboard: event file '$events' lacks:$missing"
+  fi
+  if [ -s "$work/no-tb/metrics.jsonl" ] &&
+     [ "$(strip_time "$work/no-tb/metrics.jsonl")" = "$(strip_time "$work/with-tb/metrics.jsonl")" ] &&
+     cmp -s "$work/no-tb/model.safetensors" "$work/with-tb/model.safetensors"; then
+    pass "train --tensorboard trains bit for bit like a run without it"
+  else
+    fail "train --tensorboard changes training"
+  fi
+else
+  fail "train --tensorboard: $(tail -n 2 "$work/tb.log")"
+fi
+expect_error "tensorboard directory under a file" "cannot create the TensorBoard directory $work/garbage.safetensors/tb" \
+  -- train mlp --epochs 1 --limit-train 100 --tensorboard "$work/garbage.safetensors/tb"
+
 # Regularizers from --reg, all at once, train; bad specs are one-line errors.
 if "$minidl" train mlp --epochs 2 --limit-train 500 --limit-test 200 --reg l2:1e-4 --reg max-norm:3 \
      --reg label-smoothing:0.1 --reg activation-l1:1e-5 --reg weight-noise:0.01 --reg input-noise:0.05 \
@@ -249,6 +278,29 @@ expect_error "stop without --out" "need --out DIR" -- train mlp --stop-after-ste
 # A truncated checkpoint is refused and leaves nothing half-written behind.
 head -c 1000 "$work/a/model.safetensors" > "$work/truncated.safetensors"
 expect_error "truncated checkpoint" "truncated.safetensors" -- eval --checkpoint "$work/truncated.safetensors"
+
+# The character GPT: a tiny run beats nothing yet but must train, save, and sample deterministically.
+gpt_args=(train gpt --steps 6 --eval-every 3 --eval-windows 4 --batch-size 4 --context 16 --layers 1 --heads 2 --width 16)
+if "$minidl" "${gpt_args[@]}" --out "$work/gpt" > "$work/gpt.log" 2>&1 &&
+  grep -q "^validation loss [0-9.]* nats per character (unigram baseline 3.3756)" "$work/gpt.log" &&
+  [ -s "$work/gpt/model.safetensors" ]; then
+  pass "train gpt"
+else
+  fail "train gpt: $(tail -n 3 "$work/gpt.log")"
+fi
+"$minidl" sample --checkpoint "$work/gpt/model.safetensors" --prompt "Q:" --length 40 --seed 3 > "$work/s1" 2>&1
+"$minidl" sample --checkpoint "$work/gpt/model.safetensors" --prompt "Q:" --length 40 --seed 3 > "$work/s2" 2>&1
+if [ "$(head -c 2 "$work/s1")" = "Q:" ] && [ "$(wc -c < "$work/s1")" -ge 43 ] && cmp -s "$work/s1" "$work/s2"; then
+  pass "sample: the prompt, 40 characters, the same text for the same seed"
+else
+  fail "sample: $(cat "$work/s1")"
+fi
+expect_error "gpt heads not dividing the width" "width 16 is not divisible by heads = 3" -- train gpt --width 16 --heads 3
+expect_error "gpt missing corpus" "install the Debian package fortunes" -- train gpt --data-dir "$work/nowhere"
+expect_error "lm option for a classifier" "apply to gpt, not mlp" -- train mlp --steps 5
+expect_error "sample from a classifier" "not a GPT model file" -- sample --checkpoint "$work/a/model.safetensors"
+expect_error "sample with a byte outside the vocabulary" "not in the model's vocabulary" -- sample --checkpoint "$work/gpt/model.safetensors" --prompt $'\x01'
+expect_error "sample temperature 0" "temperature = 0" -- sample --checkpoint "$work/gpt/model.safetensors" --temperature 0
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -42,6 +42,9 @@ def main():
     rows = x.view(n // 1024, 1024)
     labels = torch.full((n // 1024,), 3, dtype=torch.int64, device=dev)
     xb, gb = x.to(torch.bfloat16), g.to(torch.bfloat16)
+    scores = x.view(n // (128 * 128), 128, 128)
+    causal = torch.ones(128, 128, dtype=torch.bool, device=dev).triu(1)
+    ln_w, ln_b = torch.ones(1024, device=dev), torch.zeros(1024, device=dev)
     param = torch.nn.Parameter(x.clone())
     param.grad = g.clone()
     adamw = torch.optim.AdamW([param], lr=1e-3, weight_decay=0.01, fused=True)
@@ -54,6 +57,9 @@ def main():
         "gaussian dropout": (2 * n * f, lambda: x * torch.randn_like(x).mul_(0.33).add_(1)),
         "reduce sum rows (1024)": (n * f, lambda: rows.sum(1)),
         "softmax rows (1024)": (2 * n * f, lambda: torch.softmax(rows, 1)),
+        "softmax+dropout causal (128)": (3 * n * f, lambda: torch.nn.functional.dropout(
+            torch.softmax(scores.masked_fill(causal, float("-inf")), -1), 0.1)),
+        "layer_norm rows (1024)": (2 * n * f, lambda: torch.nn.functional.layer_norm(rows, (1024,), ln_w, ln_b)),
         "cross-entropy fwd (1024)": (n * f, lambda: torch.nn.functional.cross_entropy(rows, labels)),
         "adamw step": (7 * n * f, adamw.step),
     }

@@ -10,7 +10,7 @@ packages=(
   libgtest-dev nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   libboost-context-dev
   clang lld libclang-rt-14-dev
-  dataset-fashion-mnist
+  dataset-fashion-mnist fortunes
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch python3-numpy)
 

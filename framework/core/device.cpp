@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "framework/core/check.h"
+#include "framework/core/cuda_memory.h"
 
 namespace minidl {
 
@@ -16,6 +17,7 @@ std::string Device::str() const {
 }
 
 Device Device::parse(const std::string& text) {
+  if (text == "auto") return cuda_device_count() > 0 ? Device{DeviceType::CUDA, 0} : Device{DeviceType::CPU, 0};
   if (text == "cpu") return {DeviceType::CPU, 0};
   if (text == "cuda-emu") return {DeviceType::CUDAEmu, 0};
   if (text == "cuda") return {DeviceType::CUDA, 0};
@@ -26,7 +28,7 @@ Device Device::parse(const std::string& text) {
     auto [ptr, ec] = std::from_chars(begin, end, index);
     if (ec == std::errc() && ptr == end && index >= 0) return {DeviceType::CUDA, index};
   }
-  MINIDL_FAIL("unknown device '{}': expected cpu, cuda, cuda:N or cuda-emu", text);
+  MINIDL_FAIL("unknown device '{}': expected auto, cpu, cuda, cuda:N or cuda-emu", text);
 }
 
 }  // namespace minidl

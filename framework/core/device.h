@@ -14,7 +14,8 @@ struct Device {
 
   bool operator==(const Device&) const = default;
   std::string str() const;
-  static Device parse(const std::string& text);  // "cpu", "cuda", "cuda:1", "cuda-emu"
+  // "cpu", "cuda", "cuda:1", "cuda-emu", or "auto": cuda when a GPU is present, else cpu.
+  static Device parse(const std::string& text);
 };
 
 inline constexpr Device kCPU{};

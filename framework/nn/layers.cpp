@@ -23,6 +23,14 @@ Tensor Linear::forward(const Tensor& x) {
   return bias_.defined() ? add(y, bias_) : y;
 }
 
+LayerNorm::LayerNorm(int64_t features, double eps) : eps_(eps) {
+  MINIDL_CHECK(features > 0, "LayerNorm({}): features must be positive", features);
+  weight_ = register_parameter("weight", Tensor::full({features}, 1.0));
+  bias_ = register_parameter("bias", Tensor::zeros({features}));
+}
+
+Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, weight_, bias_, eps_); }
+
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 
 Tensor Flatten::forward(const Tensor& x) {

@@ -23,6 +23,17 @@ class Linear : public Module {
   Tensor weight_, bias_;
 };
 
+// LayerNorm over the last dim, weight 1 and bias 0 to start (torch.nn.LayerNorm).
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t features, double eps = 1e-5);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  double eps_;
+  Tensor weight_, bias_;
+};
+
 class ReLU : public Module {
  public:
   Tensor forward(const Tensor& x) override;

@@ -44,18 +44,31 @@ void clip_grads(const std::vector<Tensor>& params, const std::vector<GradGroup>&
   }
 }
 
-}  // namespace
+NormKind norm_kind(double norm_type, const char* what) {
+  MINIDL_CHECK(norm_type == 2 || norm_type == INFINITY, "{}: norm_type = {} is not supported: expected 2 or inf", what,
+               norm_type);
+  return norm_type == 2 ? NormKind::SumOfSquares : NormKind::MaxAbs;
+}
 
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type) {
-  MINIDL_CHECK(max_norm >= 0, "clip_grad_norm_: max_norm = {} is invalid: expected a value >= 0", max_norm);
-  MINIDL_CHECK(norm_type == 2 || norm_type == INFINITY,
-               "clip_grad_norm_: norm_type = {} is not supported: expected 2 or inf", norm_type);
-  const NormKind kind = norm_type == 2 ? NormKind::SumOfSquares : NormKind::MaxAbs;
-  const std::vector<GradGroup> groups = group_grads(params, "clip_grad_norm_");
+double total_norm(const std::vector<GradGroup>& groups, NormKind kind) {
   double total = 0;
   for (const GradGroup& group : groups)
     for (double term : backend_for(group.device).grad_norms(kind, group.grads)) total = norm_combine(kind, total, term);
-  if (kind == NormKind::SumOfSquares) total = std::sqrt(total);
+  return kind == NormKind::SumOfSquares ? std::sqrt(total) : total;
+}
+
+}  // namespace
+
+double grad_norm(const std::vector<Tensor>& params, double norm_type) {
+  const NormKind kind = norm_kind(norm_type, "grad_norm");
+  return total_norm(group_grads(params, "grad_norm"), kind);
+}
+
+double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type) {
+  MINIDL_CHECK(max_norm >= 0, "clip_grad_norm_: max_norm = {} is invalid: expected a value >= 0", max_norm);
+  const NormKind kind = norm_kind(norm_type, "clip_grad_norm_");
+  const std::vector<GradGroup> groups = group_grads(params, "clip_grad_norm_");
+  const double total = total_norm(groups, kind);
   const double coefficient = max_norm / (total + 1e-6);
   if (!(coefficient >= 1)) clip_grads(params, groups, ClipParams{coefficient, INFINITY});  // a NaN one too
   return total;

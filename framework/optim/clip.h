@@ -10,10 +10,13 @@
 
 namespace minidl {
 
-// Scales every gradient by min(1, max_norm / (total + 1e-6)), where total is the norm_type-norm
-// (2 or inf) of all the gradients taken together, and returns total (0 without gradients). A
-// non-finite total is no error (torch's default, error_if_nonfinite=False): a NaN one makes every
-// gradient NaN.
+// The norm_type-norm (2 or inf) of all the gradients taken together (0 without gradients),
+// gradients untouched: what clip_grad_norm_ clips by, for monitoring.
+double grad_norm(const std::vector<Tensor>& params, double norm_type = 2.0);
+
+// Scales every gradient by min(1, max_norm / (total + 1e-6)), where total is grad_norm(params,
+// norm_type), and returns total. A non-finite total is no error (torch's default,
+// error_if_nonfinite=False): a NaN one makes every gradient NaN.
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0);
 
 // Clamps every gradient element into [-clip_value, clip_value].

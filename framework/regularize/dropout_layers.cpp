@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "framework/autograd/grad_mode.h"
 #include "framework/core/check.h"
 #include "framework/nn/init.h"
 #include "framework/ops/ops.h"
@@ -9,8 +10,8 @@
 
 namespace minidl {
 
-DropoutLayer::DropoutLayer(std::string variant, Fn fn, double p, Generator& gen)
-    : variant_(std::move(variant)), fn_(std::move(fn)), gen_(&gen) {
+DropoutLayer::DropoutLayer(std::string variant, Fn fn, double p, Generator& gen, Draws draws)
+    : variant_(std::move(variant)), fn_(std::move(fn)), gen_(&gen), draws_(draws) {
   set_p(p);
 }
 
@@ -19,7 +20,22 @@ void DropoutLayer::set_p(double p) {
   p_ = p;
 }
 
-Tensor DropoutLayer::forward(const Tensor& x) { return fn_(x, p_, active(), *gen_); }
+Tensor DropoutLayer::forward(const Tensor& x) {
+  if (observe_keep_rate_ && is_training() && draws_ == Draws::kMask) observed_keep_rate_ = keep_rate_of_next_call(x);
+  return fn_(x, p_, active(), *gen_);
+}
+
+// fn replayed on zeros and on ones, each with a copy of the generator, draws the mask the real call
+// will (element i reads word offset + i, whatever the values) and leaves the stream where it was.
+// An element is kept where the two outputs differ: a dropped one is a constant (0, or alpha
+// dropout's saturation value) whatever the input.
+double DropoutLayer::keep_rate_of_next_call(const Tensor& x) const {
+  NoGradGuard no_grad;
+  Generator for_zeros = *gen_, for_ones = *gen_;
+  const Tensor from_zeros = fn_(Tensor::zeros(x.shape(), x.dtype(), x.device()), p_, true, for_zeros);
+  const Tensor from_ones = fn_(Tensor::full(x.shape(), 1.0, x.dtype(), x.device()), p_, true, for_ones);
+  return 1.0 - mean(eq(from_zeros, from_ones)).item();
+}
 
 ConcreteDropout::ConcreteDropout(double initial_p, Generator& gen, double temperature)
     : temperature_(temperature), gen_(&gen) {
@@ -49,8 +65,8 @@ Tensor DropConnectLinear::forward(const Tensor& x) {
 namespace {
 
 std::shared_ptr<Module> layer(const char* name, Tensor (*fn)(const Tensor&, double, bool, Generator&), double p,
-                              Generator& gen) {
-  return std::make_shared<DropoutLayer>(name, fn, p, gen);
+                              Generator& gen, DropoutLayer::Draws draws = DropoutLayer::Draws::kMask) {
+  return std::make_shared<DropoutLayer>(name, fn, p, gen, draws);
 }
 
 }  // namespace
@@ -66,17 +82,20 @@ const std::vector<DropoutVariant>& activation_dropout_variants() {
       {"alpha", "alpha dropout for SELU networks",
        [](double p, Generator& g) { return layer("alpha", alpha_dropout, p, g); }},
       {"gaussian", "multiplicative N(1, p / (1 - p)) noise",
-       [](double p, Generator& g) { return layer("gaussian", gaussian_dropout, p, g); }},
+       [](double p, Generator& g) { return layer("gaussian", gaussian_dropout, p, g, DropoutLayer::Draws::kNoise); }},
       {"gaussian-noise", "additive N(0, p^2) noise (p is the standard deviation)",
-       [](double p, Generator& g) { return layer("gaussian-noise", additive_gaussian_noise, p, g); }},
+       [](double p, Generator& g) {
+         return layer("gaussian-noise", additive_gaussian_noise, p, g, DropoutLayer::Draws::kNoise);
+       }},
       {"concrete", "concrete dropout, p learned (starting at p)",
        [](double p, Generator& g) { return std::make_shared<ConcreteDropout>(p, g); }},
-  // Every plug-in rule of kernels/common/random_rules.h, by its name, p its parameter.
+  // Every plug-in rule of kernels/common/random_rules.h, by its name, p its parameter. Rules count
+  // as noise: each draws a scale and a shift for every element (uniform-noise).
 #define MINIDL_RULE_VARIANT(id, rule)                                                                  \
   {rule::kName, rule::kSummary, [](double p, Generator& g) -> std::shared_ptr<Module> {                \
      return std::make_shared<DropoutLayer>(                                                           \
          rule::kName, [](const Tensor& x, double q, bool t, Generator& gen) { return random_rule(RandomRule::id, x, q, t, gen); }, \
-         p, g);                                                                                        \
+         p, g, DropoutLayer::Draws::kNoise);                                                           \
    }},
       MINIDL_RANDOM_RULES(MINIDL_RULE_VARIANT)
 #undef MINIDL_RULE_VARIANT
@@ -142,6 +161,25 @@ void set_mc_sampling(Module& model, bool on) {
   model.apply([on](Module& m) {
     if (auto* s = dynamic_cast<StochasticModule*>(&m)) s->set_mc_sampling(on);
   });
+}
+
+void set_observe_keep_rate(Module& model, bool on) {
+  model.apply([on](Module& m) {
+    if (auto* layer = dynamic_cast<DropoutLayer*>(&m)) layer->set_observe_keep_rate(on);
+  });
+}
+
+std::optional<double> observed_keep_rate(Module& model) {
+  double sum = 0;
+  int layers = 0;
+  model.apply([&](Module& m) {
+    const auto* layer = dynamic_cast<const DropoutLayer*>(&m);
+    if (layer == nullptr || !layer->observed_keep_rate()) return;
+    sum += *layer->observed_keep_rate();
+    ++layers;
+  });
+  if (layers == 0) return std::nullopt;
+  return sum / layers;
 }
 
 }  // namespace minidl

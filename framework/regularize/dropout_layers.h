@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,17 +32,32 @@ class StochasticModule : public Module {
 class DropoutLayer : public StochasticModule {
  public:
   using Fn = std::function<Tensor(const Tensor& x, double p, bool training, Generator& gen)>;
-  DropoutLayer(std::string variant, Fn fn, double p, Generator& gen);
+  // What fn draws: a mask that keeps or drops each element, or noise on every element (gaussian,
+  // gaussian-noise, the plug-in rules), for which "kept" means nothing: no keep rate is observed.
+  enum class Draws { kMask, kNoise };
+  DropoutLayer(std::string variant, Fn fn, double p, Generator& gen, Draws draws = Draws::kMask);
   Tensor forward(const Tensor& x) override;
   const std::string& variant() const { return variant_; }
   double p() const { return p_; }
   void set_p(double p);  // for rate schedules (DropBlock's linear ramp)
 
+  // While on, each training forward of a mask variant also records the fraction of elements it
+  // kept (for monitoring, e.g. minidl train --tensorboard). Off by default: that costs two more
+  // calls of fn and a reduction.
+  void set_observe_keep_rate(bool on) { observe_keep_rate_ = on; }
+  // The fraction recorded by the last observed training forward; none before one.
+  std::optional<double> observed_keep_rate() const { return observed_keep_rate_; }
+
  private:
+  double keep_rate_of_next_call(const Tensor& x) const;
+
   std::string variant_;
   Fn fn_;
   double p_;
   Generator* gen_;
+  Draws draws_;
+  bool observe_keep_rate_ = false;
+  std::optional<double> observed_keep_rate_;
 };
 
 // Concrete dropout with a learned rate: the parameter p_logit (p = sigmoid(p_logit)), initialised
@@ -99,5 +115,11 @@ DropoutSpec parse_dropout_spec(const std::string& spec);
 
 // Keeps every StochasticModule of model stochastic in eval mode (on) or not (off): MC dropout.
 void set_mc_sampling(Module& model, bool on);
+
+// Turns keep-rate observation on or off in every DropoutLayer of model.
+void set_observe_keep_rate(Module& model, bool on);
+// The mean over model's DropoutLayers of their observed keep rates; none when no layer has one.
+// ConcreteDropout (a relaxed, continuous mask) and DropConnectLinear (a mask on weights) have none.
+std::optional<double> observed_keep_rate(Module& model);
 
 }  // namespace minidl

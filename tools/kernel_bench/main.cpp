@@ -138,6 +138,13 @@ int main(int argc, char** argv) {
       cuda::reduce<float>(ReduceKind::Sum, n / 1024, 1024, 1, y, x, nullptr);
     });
     memory_bound("softmax rows (1024)", 2 * n * f, [&] { cuda::softmax_forward<float>(false, n / 1024, 1024, y, x, nullptr); });
+    memory_bound("softmax+dropout causal (128)", 3 * n * f, [&] {  // reads x, writes y and probs
+      cuda::softmax_dropout_forward<float>(n / 128, SoftmaxDropoutShape{128, 128, true, true}, state,
+                                           dropout_threshold(0.1), 1 / 0.9f, y, m, x, nullptr);
+    });
+    memory_bound("layer_norm rows (1024)", 2 * n * f, [&] {
+      cuda::layer_norm_forward<float>(n / 1024, 1024, 1e-5, y, m, v, x, g, g, nullptr);
+    });
     memory_bound("cross-entropy fwd (1024)", n * f, [&] {
       cuda::cross_entropy_forward<float>(n / 1024, 1024, x, labels, y, y + n / 1024, nullptr);
     });

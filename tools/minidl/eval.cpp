@@ -16,7 +16,7 @@ namespace {
 struct EvalOptions {
   std::string checkpoint;
   std::string data_dir = kDefaultFashionMnistDir;
-  std::string device = "cpu";
+  std::string device = "auto";
   int64_t batch_size = 1000;
   int64_t mc_samples = 0;  // 0: deterministic evaluation
   int64_t limit_test = 0;  // 0: the whole test set
@@ -59,7 +59,7 @@ void add_eval_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a saved model on the Fashion-MNIST test set");
   cmd->add_option("--checkpoint", o->checkpoint, "model.safetensors written by minidl train --out")->required();
   cmd->add_option("--data-dir", o->data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
-  cmd->add_option("--device", o->device, "cpu, cuda or cuda-emu")->capture_default_str();
+  cmd->add_option("--device", o->device, "auto (the GPU if present), cpu, cuda or cuda-emu")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "evaluation batch size")->capture_default_str();
   cmd->add_option("--mc-samples", o->mc_samples,
                   "MC dropout: keep dropout active and average T samples per image (0: off)")

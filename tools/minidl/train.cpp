@@ -1,7 +1,8 @@
 // `minidl train MODEL`: trains a model on Fashion-MNIST, prints per-epoch loss and test accuracy,
 // and with --out writes DIR/model.safetensors, DIR/metrics.jsonl and DIR/checkpoint.safetensors
 // (every epoch, and every --checkpoint-every steps). `--resume DIR` continues a run from its
-// checkpoint bit for bit (docs/checkpoints.md).
+// checkpoint bit for bit (docs/checkpoints.md). `--tensorboard DIR` also logs the metrics as
+// TensorBoard scalars (docs/tensorboard.md).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,8 +23,10 @@
 #include "framework/io/checkpoint.h"
 #include "framework/io/data_loader.h"
 #include "framework/io/fashion_mnist.h"
+#include "framework/io/tensorboard.h"
 #include "framework/ops/ops.h"
 #include "framework/ops/backend.h"
+#include "framework/optim/clip.h"
 #include "framework/optim/schedule.h"
 #include "framework/regularize/dropout_layers.h"
 #include "framework/regularize/regularizers.h"
@@ -31,6 +34,7 @@
 #include "models/model.h"
 #include "tools/minidl/commands.h"
 #include "tools/minidl/progress.h"
+#include "tools/minidl/train_lm.h"
 #include "tools/minidl/train_options.h"
 
 namespace minidl::cli {
@@ -134,7 +138,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
   fmt::print("{} {} on Fashion-MNIST ({} train, {} test) on {}: {} epochs, batch {}, {} lr {} ({} schedule), dropout {}, "
              "seed {}\n",
              resumed ? fmt::format("resuming {} at epoch {}, step {}:", o.resume, start_epoch, step) : "training",
-             o.model, train.images.size(0), test.images.size(0), o.device, o.epochs, o.batch_size, o.optimizer, o.lr,
+             o.model, train.images.size(0), test.images.size(0), device.str(), o.epochs, o.batch_size, o.optimizer, o.lr,
              o.schedule, o.dropout, o.seed);
   if (start_epoch > o.epochs) {
     fmt::print("nothing to train: the run has finished its {} epochs (pass --epochs to extend it)\n", o.epochs);
@@ -167,6 +171,19 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     return;
   }
 
+  // --tensorboard: the steps metrics.jsonl records (every --log-every steps), or the last step of
+  // each epoch without --log-every, log the training scalars. The gradient norm and the dropout
+  // keep rate are measured on those steps only.
+  std::optional<TensorBoardWriter> tensorboard;
+  if (!o.tensorboard.empty()) tensorboard.emplace(o.tensorboard);
+  const auto log_train_scalars = [&](double loss, double gradient_norm) {
+    tensorboard->add_scalar("train/loss", loss, step);
+    tensorboard->add_scalar("train/lr", optimizer->lr(), step);
+    tensorboard->add_scalar("train/grad_norm", gradient_norm, step);
+    if (const std::optional<double> keep_rate = observed_keep_rate(*model))
+      tensorboard->add_scalar("train/dropout_keep_rate", *keep_rate, step);
+  };
+
   EvalResult result;
   for (int64_t epoch = start_epoch; epoch <= o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -175,8 +192,12 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     loader.start_epoch();
     const int64_t first_batch = epoch == start_epoch ? start_batch : 0;
     double loss_sum = epoch == start_epoch ? start_loss_sum : 0;
+    double grad_norm_of_logged_step = 0;
     ProgressBar bar(fmt::format("epoch {}/{}", epoch, o.epochs), batches);
     for (int64_t b = first_batch; b < batches; ++b) {
+      const bool recorded_step = o.log_every > 0 && (step + 1) % o.log_every == 0;
+      const bool tensorboard_step = tensorboard && (o.log_every > 0 ? recorded_step : b + 1 == batches);
+      if (tensorboard) set_observe_keep_rate(*model, tensorboard_step);
       const DataLoader::Batch batch = loader.batch(b);
       optimizer->set_lr(schedule->lr_at(step));
       optimizer->zero_grad();
@@ -190,15 +211,20 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
         if (const Tensor penalty = r->penalty(*model); penalty.defined()) loss = add(loss, penalty);
       loss.backward();
       for (const auto& r : regularizers) r->after_backward(*model);
+      if (tensorboard_step) grad_norm_of_logged_step = grad_norm(model->parameters());
       optimizer->step();
       for (const auto& r : regularizers) r->after_step(*model, optimizer->lr());
       ++step;
       const double loss_value = data_loss;
       loss_sum += loss_value;
       bar.update(b + 1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(b + 1)));
-      if (metrics.is_open() && o.log_every > 0 && step % o.log_every == 0) {
+      if (metrics.is_open() && recorded_step) {
         metrics << Json{{"epoch", epoch}, {"step", step}, {"loss", loss_value}, {"lr", optimizer->lr()}}.dump() << '\n'
                 << std::flush;
+      }
+      if (tensorboard && recorded_step) {
+        log_train_scalars(loss_value, grad_norm_of_logged_step);
+        tensorboard->flush();
       }
       // Mid-epoch checkpoints; the end of the epoch writes its own.
       if (b + 1 < batches && (stop_now() || (o.checkpoint_every > 0 && step % o.checkpoint_every == 0))) {
@@ -213,6 +239,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     bar.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double train_loss = loss_sum / static_cast<double>(batches);
+    if (tensorboard && o.log_every == 0) log_train_scalars(train_loss, grad_norm_of_logged_step);
     result = evaluate_classifier(*model, test.images, test.labels, 1000);
     fmt::print("epoch {:>3}/{}  train loss {:.4f}  test loss {:.4f}  test acc {:.4f}  {:.1f} s\n", epoch, o.epochs,
                train_loss, result.loss, result.accuracy, seconds);
@@ -223,6 +250,11 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
                       {"test_accuracy", result.accuracy}, {"lr", optimizer->lr()},
                       {"seconds", seconds}}.dump()
               << '\n' << std::flush;
+    }
+    if (tensorboard) {
+      tensorboard->add_scalar("test/loss", result.loss, step);
+      tensorboard->add_scalar("test/accuracy", result.accuracy, step);
+      tensorboard->flush();
     }
     bool stop_early = false;
     for (const auto& r : regularizers) stop_early = r->after_evaluation(*model, result.loss) || stop_early;
@@ -253,12 +285,12 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
 void add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST");
-  cmd->add_option("model", o->model, "model to train: one of " + model_names())->capture_default_str();
+  cmd->add_option("model", o->model, "model to train: one of " + model_names() + ", gpt")->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "training epochs")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of initialization, shuffling and dropout")->capture_default_str();
   cmd->add_option("--out", o->out,
                   "directory for model.safetensors, metrics.jsonl and checkpoint.safetensors (written every epoch)");
-  cmd->add_option("--device", o->device, "cpu, cuda (a GPU), or cuda-emu (the CUDA kernels in the SIMT emulator)")
+  cmd->add_option("--device", o->device, "auto (the GPU when one is present, else the CPU), cpu, cuda, or cuda-emu (the CUDA kernels in the SIMT emulator)")
       ->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
   cmd->add_option("--optimizer", o->optimizer, "one of " + optimizer_names())->capture_default_str();
@@ -301,7 +333,17 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-every", o->log_every, "append the loss of every Nth step to metrics.jsonl (0: per epoch only)")
       ->capture_default_str();
-  cmd->callback([o, cmd] { run_train(*o, *cmd); });
+  cmd->add_option("--tensorboard", o->tensorboard,
+                  "also write the metrics (and the gradient norm and dropout keep rate) to a TensorBoard event file "
+                  "in DIR, at the steps metrics.jsonl records (per epoch without --log-every)");
+  auto lm = std::make_shared<LmOptions>();
+  add_lm_options(*cmd, *lm);
+  cmd->callback([o, lm, cmd] {
+    if (is_language_model(o->model)) return run_train_lm(*o, *lm);
+    MINIDL_CHECK(!lm_options_given(*cmd), "the language-model options (--steps, --context, ...) apply to gpt, not {}",
+                 o->model);
+    run_train(*o, *cmd);
+  });
 }
 
 }  // namespace minidl::cli

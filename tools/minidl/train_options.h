@@ -24,7 +24,7 @@ struct TrainOptions {
   int64_t epochs = 10;
   uint64_t seed = 0;
   std::string out;
-  std::string device = "cpu";
+  std::string device = "auto";  // the GPU when one is present, else the CPU
   std::string data_dir = kDefaultFashionMnistDir;
   std::string optimizer = "adamw";
   double lr = 1e-3;
@@ -46,6 +46,10 @@ struct TrainOptions {
   // Per invocation, not part of the run's config.
   std::string resume;
   int64_t stop_after_steps = 0;
+  // Where this invocation writes its TensorBoard events (none when empty). Outside the saved
+  // config, so checkpoints written before the option existed still resume, and a resumed run
+  // logs where its own command line says.
+  std::string tensorboard;
 };
 
 using Json = nlohmann::json;
@@ -56,8 +60,8 @@ void validate(const TrainOptions& o);
 Json config_to_json(const TrainOptions& o);
 // --resume: the run's config comes from the checkpoint. A config flag given on the command line
 // must agree with it, except --epochs, which may extend the run, and --checkpoint-every and
-// --log-every, which may change; the other options (--device, --data-dir, --stop-after-steps)
-// belong to this invocation.
+// --log-every, which may change; the other options (--device, --data-dir, --stop-after-steps,
+// --tensorboard) belong to this invocation.
 void apply_saved_config(TrainOptions& o, const CLI::App& cmd, const Checkpoint& ck);
 
 // The model's config: its defaults with the run's dropout variant (and stochastic depth).

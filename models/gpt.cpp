@@ -1,0 +1,196 @@
+#include "models/gpt.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <string>
+
+#include "framework/autograd/grad_mode.h"
+#include "framework/core/check.h"
+#include "framework/io/safetensors.h"
+#include "framework/nn/init.h"
+#include "framework/ops/ops.h"
+#include "framework/regularize/dropout.h"
+#include "models/classifier.h"
+#include "models/model.h"
+
+namespace minidl {
+
+nlohmann::json GptConfig::to_json() const {
+  return {{"vocab", vocab},     {"context", context},
+          {"layers", layers},   {"heads", heads},
+          {"width", width},     {"dropout", dropout},
+          {"attention_dropout", attention_dropout}, {"embedding_dropout", embedding_dropout},
+          {"layerdrop", layerdrop}};
+}
+
+GptConfig GptConfig::from_json(const nlohmann::json& j) {
+  GptConfig c;
+  read_config(j, "GPT", [&] {
+    c.vocab = j.value("vocab", c.vocab);
+    c.context = j.value("context", c.context);
+    c.layers = j.value("layers", c.layers);
+    c.heads = j.value("heads", c.heads);
+    c.width = j.value("width", c.width);
+    c.dropout = j.value("dropout", c.dropout);
+    c.attention_dropout = j.value("attention_dropout", c.attention_dropout);
+    c.embedding_dropout = j.value("embedding_dropout", c.embedding_dropout);
+    c.layerdrop = j.value("layerdrop", c.layerdrop);
+  });
+  return c;
+}
+
+void GptConfig::validate() const {
+  MINIDL_CHECK(vocab > 0 && context > 0 && layers > 0 && heads > 0 && width > 0,
+               "GPT: vocab ({}), context ({}), layers ({}), heads ({}) and width ({}) must be positive", vocab,
+               context, layers, heads, width);
+  MINIDL_CHECK(width % heads == 0, "GPT: width {} is not divisible by heads = {}", width, heads);
+  for (auto [name, p] : {std::pair{"dropout", dropout}, std::pair{"attention_dropout", attention_dropout},
+                         std::pair{"embedding_dropout", embedding_dropout}, std::pair{"layerdrop", layerdrop}})
+    MINIDL_CHECK(p >= 0 && p < 1, "GPT: {} = {} is outside [0, 1)", name, p);
+}
+
+namespace {
+
+// Weights ~ U(-a, a) with standard deviation 0.02 (GPT-2's initialization scale).
+Tensor small_uniform(const Shape& shape, Generator& gen) {
+  const double a = 0.02 * std::sqrt(3.0);
+  return uniform(shape, -a, a, gen);
+}
+
+}  // namespace
+
+// x + attention(ln1(x)), then x + mlp(ln2(x)); each branch's last bias, its dropout and the
+// residual add are one fused op.
+class GptBlock : public Module {
+ public:
+  GptBlock(const GptConfig& c, Generator& init_gen, Generator& dropout_gen) : config_(c), dropout_gen_(dropout_gen) {
+    norm1_ = register_module("ln1", std::make_shared<LayerNorm>(c.width));
+    qkv_ = register_module("qkv", std::make_shared<Linear>(c.width, 3 * c.width, true, init_gen));
+    attn_out_ = register_parameter("attn_out.weight", small_uniform({c.width, c.width}, init_gen));
+    attn_out_bias_ = register_parameter("attn_out.bias", Tensor::zeros({c.width}));
+    norm2_ = register_module("ln2", std::make_shared<LayerNorm>(c.width));
+    fc_ = register_module("fc", std::make_shared<Linear>(c.width, 4 * c.width, true, init_gen));
+    fc_out_ = register_parameter("fc_out.weight", small_uniform({c.width, 4 * c.width}, init_gen));
+    fc_out_bias_ = register_parameter("fc_out.bias", Tensor::zeros({c.width}));
+  }
+
+  Tensor forward(const Tensor& x) override {
+    const int64_t batch = x.size(0), t = x.size(1), d = config_.width, heads = config_.heads, dh = d / heads;
+    const Tensor qkv = (*qkv_)((*norm1_)(x));  // [B, T, 3D]
+    const auto head_view = [&](int64_t part) {  // [B, H, T, dh]
+      return permute(reshape(slice(qkv, 2, part * d, (part + 1) * d), {batch, t, heads, dh}), {0, 2, 1, 3});
+    };
+    const Tensor scores = mul(matmul(head_view(0), transpose(head_view(1), 2, 3)), 1.0 / std::sqrt(double(dh)));
+    const Tensor probs = softmax_dropout(scores, config_.attention_dropout, true, is_training(), dropout_gen_);
+    const Tensor heads_out = reshape(contiguous(permute(matmul(probs, head_view(2)), {0, 2, 1, 3})), {batch, t, d});
+    const Tensor h = bias_dropout_residual(matmul(heads_out, transpose(attn_out_, 0, 1)), attn_out_bias_, x,
+                                           config_.dropout, is_training(), dropout_gen_);
+    const Tensor m = gelu((*fc_)((*norm2_)(h)));
+    return bias_dropout_residual(matmul(m, transpose(fc_out_, 0, 1)), fc_out_bias_, h, config_.dropout, is_training(),
+                                 dropout_gen_);
+  }
+
+ private:
+  GptConfig config_;
+  Generator& dropout_gen_;
+  std::shared_ptr<LayerNorm> norm1_, norm2_;
+  std::shared_ptr<Linear> qkv_, fc_;
+  Tensor attn_out_, attn_out_bias_, fc_out_, fc_out_bias_;
+};
+
+Gpt::Gpt(const GptConfig& config, Generator& init_gen, Generator& dropout_gen)
+    : config_(config), dropout_gen_(dropout_gen) {
+  config_.validate();
+  token_table_ = register_parameter("token_embedding", small_uniform({config_.vocab, config_.width}, init_gen));
+  position_table_ = register_parameter("position_embedding", small_uniform({config_.context, config_.width}, init_gen));
+  for (int64_t l = 0; l < config_.layers; ++l)
+    blocks_.push_back(
+        register_module("blocks." + std::to_string(l), std::make_shared<GptBlock>(config_, init_gen, dropout_gen)));
+  final_norm_ = register_module("ln_f", std::make_shared<LayerNorm>(config_.width));
+}
+
+Tensor Gpt::forward(const Tensor& ids) {
+  MINIDL_CHECK(ids.dim() == 2 && ids.dtype() == DType::I64 && ids.size(1) >= 1 && ids.size(1) <= config_.context,
+               "GPT: expected i64 ids [batch, T] with 1 <= T <= {} (the context), got {}", config_.context,
+               ids.describe());
+  const int64_t t = ids.size(1);
+  std::vector<int64_t> positions(static_cast<size_t>(t));
+  for (int64_t i = 0; i < t; ++i) positions[static_cast<size_t>(i)] = i;
+  const Tensor position_ids = to_device(Tensor::from_vector(positions, {t}), ids.device());
+  const Tensor table = embedding_dropout(token_table_, config_.embedding_dropout, is_training(), dropout_gen_);
+  Tensor x = add(embedding(table, ids), embedding(position_table_, position_ids));
+  for (const auto& block : blocks_)
+    if (!layer_drop(config_.layerdrop, is_training(), dropout_gen_)) x = (*block)(x);
+  return matmul((*final_norm_)(x), transpose(token_table_, 0, 1));  // tied output layer
+}
+
+LoadedGpt load_gpt_file(const std::string& path, Generator& dropout_gen) {
+  const SafetensorsFile file = load_safetensors(path);
+  const auto it = file.metadata.find(kModelMetadataKey);
+  MINIDL_CHECK(it != file.metadata.end(), "{}: no '{}' metadata: not a minidl model file", path, kModelMetadataKey);
+  LoadedGpt loaded;
+  loaded.info = nlohmann::json::parse(it->second, nullptr, false);
+  MINIDL_CHECK(loaded.info.is_object() && loaded.info.value("model", "") == "gpt",
+               "{}: not a GPT model file (its metadata names model '{}')", path,
+               loaded.info.is_object() ? loaded.info.value("model", "") : "?");
+  const nlohmann::json vocab = loaded.info.value("vocab", nlohmann::json::array());
+  for (const nlohmann::json& b : vocab) {
+    MINIDL_CHECK(b.is_number_unsigned() && b.get<uint64_t>() < 256, "{}: vocabulary entry {} is not a byte", path,
+                 b.dump());
+    loaded.vocab.push_back(static_cast<uint8_t>(b.get<uint64_t>()));
+  }
+  GptConfig config;
+  try {
+    config = GptConfig::from_json(loaded.info.value("config", nlohmann::json::object()));
+  } catch (const Error& e) {
+    MINIDL_FAIL("{}: {}", path, e.what());
+  }
+  MINIDL_CHECK(config.vocab == static_cast<int64_t>(loaded.vocab.size()),
+               "{}: the config's vocabulary of {} does not match the {} stored characters", path, config.vocab,
+               loaded.vocab.size());
+  Generator init;
+  loaded.model = std::make_unique<Gpt>(config, init, dropout_gen);
+  std::map<std::string, Tensor> values;
+  for (const auto& [name, t] : file.tensors) values.emplace(name, t);
+  loaded.model->load_parameters(values, path);
+  return loaded;
+}
+
+std::vector<int64_t> generate(Gpt& model, const std::vector<int64_t>& prompt, int64_t length, double temperature,
+                              int64_t top_k, Generator& gen) {
+  const GptConfig& c = model.config();
+  MINIDL_CHECK(!prompt.empty(), "generate: the prompt must hold at least one character");
+  MINIDL_CHECK(temperature > 0 && std::isfinite(temperature), "generate: temperature = {} must be finite and > 0",
+               temperature);
+  MINIDL_CHECK(top_k >= 0 && top_k <= c.vocab, "generate: top_k = {} is outside [0, {}]", top_k, c.vocab);
+  MINIDL_CHECK(length >= 0, "generate: length = {} must be >= 0", length);
+  const Device device = model.parameters().front().device();
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  std::vector<int64_t> ids = prompt;
+  for (int64_t n = 0; n < length; ++n) {
+    const int64_t t = std::min<int64_t>(static_cast<int64_t>(ids.size()), c.context);
+    const std::vector<int64_t> window(ids.end() - t, ids.end());
+    const Tensor logits = model(to_device(Tensor::from_vector(window, {1, t}), device));
+    const std::vector<float> last = to_device(contiguous(slice(reshape(logits, {t, c.vocab}), 0, t - 1, t)), kCPU)
+                                        .to_vector<float>();
+    std::vector<int64_t> order(last.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return last[a] > last[b]; });
+    order.resize(static_cast<size_t>(top_k > 0 ? top_k : c.vocab));
+    std::vector<double> weights;
+    for (int64_t v : order) weights.push_back(std::exp((last[v] - last[order.front()]) / temperature));
+    double u = static_cast<double>(gen.next_below(uint64_t{1} << 53)) / 9007199254740992.0 *
+               std::accumulate(weights.begin(), weights.end(), 0.0);
+    size_t pick = 0;
+    while (pick + 1 < weights.size() && u >= weights[pick]) u -= weights[pick++];
+    ids.push_back(order[pick]);
+  }
+  model.train(was_training);
+  return std::vector<int64_t>(ids.begin() + static_cast<std::ptrdiff_t>(prompt.size()), ids.end());
+}
+
+}  // namespace minidl

@@ -1,0 +1,187 @@
+#include "tools/minidl/train_lm.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "framework/autograd/grad_mode.h"
+#include "framework/io/fashion_mnist.h"
+#include "framework/io/text_corpus.h"
+#include "framework/ops/ops.h"
+#include "framework/optim/clip.h"
+#include "framework/regularize/dropout_layers.h"
+#include "models/classifier.h"
+#include "models/gpt.h"
+#include "tools/minidl/progress.h"
+
+namespace minidl::cli {
+
+namespace {
+
+const char* const kLmOptionNames[] = {"--steps",      "--context",           "--layers",
+                                      "--heads",      "--width",             "--attention-dropout",
+                                      "--embedding-dropout", "--layerdrop", "--eval-every",
+                                      "--eval-windows"};
+
+void validate_lm(const TrainOptions& o, const LmOptions& lm) {
+  for (auto [flag, v] : {std::pair{"--steps", lm.steps}, std::pair{"--context", lm.context},
+                         std::pair{"--eval-every", lm.eval_every}, std::pair{"--eval-windows", lm.eval_windows}})
+    MINIDL_CHECK(v > 0, "{} {} must be positive", flag, v);
+  MINIDL_CHECK(parse_dropout_spec(o.dropout).name == "dropout",
+               "--dropout {}: the GPT takes standard residual dropout, --dropout P", o.dropout);
+  MINIDL_CHECK(o.regs.empty() && o.stochastic_depth == 0 && !o.augment && o.resume.empty() && o.limit_train == 0 &&
+                   o.limit_test == 0 && o.checkpoint_every == 0 && o.stop_after_steps == 0,
+               "minidl train {}: --reg, --stochastic-depth, --augment, --resume, --limit-*, --checkpoint-every and "
+               "--stop-after-steps apply to the image classifiers",
+               o.model);
+}
+
+GptConfig gpt_config(const TrainOptions& o, const LmOptions& lm, int64_t vocab) {
+  GptConfig c;
+  c.vocab = vocab;
+  c.context = lm.context;
+  c.layers = lm.layers;
+  c.heads = lm.heads;
+  c.width = lm.width;
+  c.dropout = parse_dropout_spec(o.dropout).p;
+  c.attention_dropout = lm.attention_dropout;
+  c.embedding_dropout = lm.embedding_dropout;
+  c.layerdrop = lm.layerdrop;
+  c.validate();
+  return c;
+}
+
+// Mean cross-entropy (nats per character) over the first `windows` non-overlapping windows of
+// the text, in eval mode: the same characters every time, so evaluations compare.
+double validation_loss(Gpt& model, const Tensor& ids, int64_t windows, int64_t batch, Device device) {
+  const int64_t context = model.config().context;
+  windows = std::min(windows, (ids.numel() - 1) / context);
+  MINIDL_CHECK(windows > 0, "the validation text ({} characters) is shorter than one context of {}", ids.numel(),
+               context);
+  NoGradGuard no_grad;
+  model.eval();
+  double total = 0;
+  for (int64_t first = 0; first < windows; first += batch) {
+    const int64_t count = std::min(batch, windows - first);
+    const Tensor inputs = reshape(slice(ids, 0, first * context, (first + count) * context), {count, context});
+    const Tensor targets = reshape(slice(ids, 0, first * context + 1, (first + count) * context + 1), {count * context});
+    const Tensor logits = reshape(model(to_device(contiguous(inputs), device)), {count * context, -1});
+    total += cross_entropy(logits, to_device(contiguous(targets), device)).item() * static_cast<double>(count);
+  }
+  model.train();
+  return total / static_cast<double>(windows);
+}
+
+}  // namespace
+
+void add_lm_options(CLI::App& cmd, LmOptions& lm) {
+  const std::string group = "Language models (gpt)";
+  cmd.add_option("--steps", lm.steps, "optimizer steps")->capture_default_str()->group(group);
+  cmd.add_option("--context", lm.context, "characters per sequence")->capture_default_str()->group(group);
+  cmd.add_option("--layers", lm.layers, "Transformer blocks")->capture_default_str()->group(group);
+  cmd.add_option("--heads", lm.heads, "attention heads")->capture_default_str()->group(group);
+  cmd.add_option("--width", lm.width, "model width")->capture_default_str()->group(group);
+  cmd.add_option("--attention-dropout", lm.attention_dropout, "dropout on the attention probabilities")
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--embedding-dropout", lm.embedding_dropout, "drops whole rows of the token table")
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--layerdrop", lm.layerdrop, "probability of skipping a block in training")
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--eval-every", lm.eval_every, "validation loss every N steps")->capture_default_str()->group(group);
+  cmd.add_option("--eval-windows", lm.eval_windows, "validation windows of --context characters")
+      ->capture_default_str()
+      ->group(group);
+}
+
+bool lm_options_given(const CLI::App& cmd) {
+  for (const char* name : kLmOptionNames)
+    if (cmd.count(name) > 0) return true;
+  return false;
+}
+
+bool is_language_model(const std::string& model) { return model == "gpt"; }
+
+void run_train_lm(const TrainOptions& o, const LmOptions& lm) {
+  validate_lm(o, lm);
+  const Device device = Device::parse(o.device);
+  const CharCorpus corpus = load_fortunes(o.data_dir == kDefaultFashionMnistDir ? kDefaultFortunesDir : o.data_dir);
+  const int64_t vocab = static_cast<int64_t>(corpus.vocab.size());
+  Generator init_gen(o.seed, 0), batch_gen(o.seed, 1), dropout_gen(o.seed, 2);
+  Gpt model(gpt_config(o, lm, vocab), init_gen, dropout_gen);
+  model.to(device);
+  auto optimizer = make_optimizer(o, model.parameters());
+  const std::shared_ptr<const LrSchedule> schedule = make_schedule(o, lm.steps, lm.eval_every);
+  int64_t parameters = 0;
+  for (const Tensor& p : model.parameters()) parameters += p.numel();
+  const double unigram = unigram_cross_entropy(corpus);
+  fmt::print("training gpt on fortunes ({} train, {} validation characters, vocabulary {}) on {}: {} steps, batch {}, "
+             "context {}, {} layers, {} heads, width {} ({} parameters), {} lr {} ({} schedule), dropout {}, "
+             "attention dropout {}, seed {}\n",
+             corpus.train.numel(), corpus.validation.numel(), vocab, device.str(), lm.steps, o.batch_size, lm.context,
+             lm.layers, lm.heads, lm.width, parameters, o.optimizer, o.lr, o.schedule, o.dropout,
+             lm.attention_dropout, o.seed);
+  fmt::print("unigram baseline: {:.4f} nats per character on the validation text\n", unigram);
+
+  std::ofstream metrics;
+  if (!o.out.empty()) {
+    std::filesystem::create_directories(o.out);
+    const std::string path = (std::filesystem::path(o.out) / "metrics.jsonl").string();
+    metrics.open(path, std::ios::trunc);
+    MINIDL_CHECK(metrics.good(), "cannot write {}", path);
+  }
+  double val_loss = 0, loss_sum = 0, train_seconds = 0;
+  int64_t since_eval = 0;
+  ProgressBar bar("steps", lm.steps);
+  for (int64_t step = 1; step <= lm.steps; ++step) {
+    const auto start = std::chrono::steady_clock::now();
+    const TextBatch batch = sample_windows(corpus.train, o.batch_size, lm.context, batch_gen);
+    optimizer->set_lr(schedule->lr_at(step - 1));
+    optimizer->zero_grad();
+    const Tensor logits = reshape(model(to_device(batch.inputs, device)), {o.batch_size * lm.context, vocab});
+    Tensor loss = cross_entropy(logits, to_device(reshape(batch.targets, {-1}), device));
+    loss.backward();
+    clip_grad_norm_(model.parameters(), 1.0);
+    optimizer->step();
+    const double loss_value = loss.item();
+    train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    loss_sum += loss_value;
+    ++since_eval;
+    bar.update(step, fmt::format("loss {:.4f}", loss_value));
+    if (metrics.is_open() && o.log_every > 0 && step % o.log_every == 0)
+      metrics << Json{{"step", step}, {"loss", loss_value}, {"lr", optimizer->lr()}}.dump() << '\n' << std::flush;
+    if (step % lm.eval_every == 0 || step == lm.steps) {
+      val_loss = validation_loss(model, corpus.validation, lm.eval_windows, o.batch_size, device);
+      const double chars_per_s = static_cast<double>(step * o.batch_size * lm.context) / train_seconds;
+      bar.finish();
+      fmt::print("step {:>6}/{}  train loss {:.4f}  validation loss {:.4f}  ({:.0f} characters/s)\n", step, lm.steps,
+                 loss_sum / static_cast<double>(since_eval), val_loss, chars_per_s);
+      std::fflush(stdout);  // progress reaches a log file as it happens
+      if (metrics.is_open())
+        metrics << Json{{"step", step}, {"validation_loss", val_loss}, {"characters_per_s", chars_per_s}}.dump()
+                << '\n'
+                << std::flush;
+      loss_sum = 0;
+      since_eval = 0;
+    }
+  }
+  fmt::print("validation loss {:.4f} nats per character (unigram baseline {:.4f})\n", val_loss, unigram);
+  if (!o.out.empty()) {
+    const std::string path = (std::filesystem::path(o.out) / "model.safetensors").string();
+    save_model_file(path, model,
+                    {{"format_version", 1}, {"model", "gpt"}, {"config", model.config().to_json()},
+                     {"vocab", corpus.vocab}, {"seed", o.seed}, {"steps", lm.steps},
+                     {"validation_loss", val_loss}, {"unigram_baseline", unigram}});
+    fmt::print("wrote {} and {}/metrics.jsonl\n", path, o.out);
+  }
+}
+
+}  // namespace minidl::cli

@@ -1,0 +1,31 @@
+// `minidl train gpt`: a character-level language model on the `fortunes` corpus. The options the
+// classifiers share (seed, device, out, optimizer, lr, weight decay, batch, schedule, warmup,
+// dropout, log-every) come from TrainOptions; the model's shape and the step budget from
+// LmOptions.
+#pragma once
+
+#include <cstdint>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/minidl/train_options.h"
+
+namespace minidl::cli {
+
+struct LmOptions {
+  int64_t steps = 2000;
+  int64_t context = 128;
+  int64_t layers = 4, heads = 4, width = 128;
+  double attention_dropout = 0.1, embedding_dropout = 0.0, layerdrop = 0.0;
+  int64_t eval_every = 250;   // validation loss every this many steps, and at the end
+  int64_t eval_windows = 256; // validation windows of `context` characters each
+};
+
+// Registers the language-model options on the train command, in their own group.
+void add_lm_options(CLI::App& cmd, LmOptions& lm);
+// True when an LM option was given on the command line (an error for the image classifiers).
+bool lm_options_given(const CLI::App& cmd);
+bool is_language_model(const std::string& model);
+void run_train_lm(const TrainOptions& o, const LmOptions& lm);
+
+}  // namespace minidl::cli
