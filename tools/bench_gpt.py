@@ -4,12 +4,13 @@
 The PyTorch twin mirrors models/gpt.cpp: token and position embeddings, pre-LayerNorm blocks
 (causal self-attention with dropout on the probabilities, a GELU MLP, residual dropout), a final
 LayerNorm and an output layer tied to the token table; AdamW, gradients clipped to norm 1, f32
-(no TF32). PyTorch runs eager with F.scaled_dot_product_attention (its fused attention) and, where
-it works, under torch.compile. minidl's figure is the characters/s that `minidl train gpt` reports,
+(no TF32). PyTorch runs eager with F.scaled_dot_product_attention (its fused attention) and, with
+--compile, under torch.compile too. minidl's figure is the characters/s that `minidl train gpt` reports,
 which times the training steps only. Prints characters/s for each and the ratio
 minidl / PyTorch in step time.
 
-Usage: python3 tools/bench_gpt.py [--device cpu|cuda] [--steps 30] [--minidl build/bin/minidl] [--json out.json]
+Usage: python3 tools/bench_gpt.py [--device cpu|cuda] [--steps 30] [--compile] [--minidl build/bin/minidl]
+       [--json out.json]
 """
 import argparse
 import json
@@ -106,6 +107,7 @@ def main():
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--compile", action="store_true", help="also time PyTorch under torch.compile")
     parser.add_argument("--minidl", default=os.path.join(ROOT, "build", "bin", "minidl"))
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -117,7 +119,8 @@ def main():
                "config": {k: getattr(args, k) for k in ("batch", "context", "layers", "heads", "width")}}
     if args.device == "cuda":
         results["gpu"] = torch.cuda.get_device_name()
-    for mode in ("eager", "compile"):
+    modes = ("eager", "compile") if args.compile else ("eager",)
+    for mode in modes:
         torch.manual_seed(0)
         model = Gpt(vocab, args.context, args.layers, args.heads, args.width, 0.2, 0.1).to(args.device)
         try:
@@ -129,7 +132,7 @@ def main():
     print(f"GPT training step on {args.device}: batch {args.batch}, context {args.context}, {args.layers} layers, "
           f"{args.heads} heads, width {args.width}, vocabulary {vocab}; torch {torch.__version__}")
     print(f"  minidl            {ours:12.0f} characters/s")
-    for mode in ("eager", "compile"):
+    for mode in modes:
         key = f"torch_{mode}_chars_per_s"
         if key in results:
             ratio = results[key] / ours

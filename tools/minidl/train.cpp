@@ -339,7 +339,7 @@ void add_train_command(CLI::App& app) {
   auto lm = std::make_shared<LmOptions>();
   add_lm_options(*cmd, *lm);
   cmd->callback([o, lm, cmd] {
-    if (is_language_model(o->model)) return run_train_lm(*o, *lm);
+    if (is_language_model(o->model)) return run_train_lm(*o, *lm, *cmd);
     MINIDL_CHECK(!lm_options_given(*cmd), "the language-model options (--steps, --context, ...) apply to gpt, not {}",
                  o->model);
     run_train(*o, *cmd);

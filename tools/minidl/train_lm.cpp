@@ -110,7 +110,8 @@ bool lm_options_given(const CLI::App& cmd) {
 
 bool is_language_model(const std::string& model) { return model == "gpt"; }
 
-void run_train_lm(const TrainOptions& o, const LmOptions& lm) {
+void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
+  if (cmd.count("--batch-size") == 0) o.batch_size = kDefaultLmBatch;
   validate_lm(o, lm);
   const Device device = Device::parse(o.device);
   const CharCorpus corpus = load_fortunes(o.data_dir == kDefaultFashionMnistDir ? kDefaultFortunesDir : o.data_dir);

@@ -12,6 +12,8 @@
 
 namespace minidl::cli {
 
+inline constexpr int64_t kDefaultLmBatch = 32;
+
 struct LmOptions {
   int64_t steps = 2000;
   int64_t context = 128;
@@ -26,6 +28,8 @@ void add_lm_options(CLI::App& cmd, LmOptions& lm);
 // True when an LM option was given on the command line (an error for the image classifiers).
 bool lm_options_given(const CLI::App& cmd);
 bool is_language_model(const std::string& model);
-void run_train_lm(const TrainOptions& o, const LmOptions& lm);
+// The batch is 32 windows unless --batch-size is given (the classifiers' default, 128, makes
+// steps four times longer).
+void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd);
 
 }  // namespace minidl::cli
