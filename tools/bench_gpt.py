@@ -4,7 +4,8 @@
 The PyTorch twin mirrors models/gpt.cpp: token and position embeddings, pre-LayerNorm blocks
 (causal self-attention with dropout on the probabilities, a GELU MLP, residual dropout), a final
 LayerNorm and an output layer tied to the token table; AdamW, gradients clipped to norm 1, f32
-(no TF32). PyTorch runs eager with F.scaled_dot_product_attention (its fused attention) and, with
+(no TF32). PyTorch runs eager with F.scaled_dot_product_attention (its fused attention; the
+composition on PyTorch 1.x) and, with
 --compile, under torch.compile too. minidl's figure is the characters/s that `minidl train gpt` reports,
 which times the training steps only. Prints characters/s for each and the ratio
 minidl / PyTorch in step time.
@@ -21,11 +22,23 @@ import subprocess
 import sys
 import time
 
+import openblas_core  # noqa: F401  (sets OPENBLAS_CORETYPE before torch loads OpenBLAS)
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def attention(q, k, v, p):
+    """Causal attention with dropout p on the probabilities: PyTorch's fused kernel where it has
+    one (2.0 and later), else the composition (Debian's 1.13)."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
+    t = q.shape[-2]
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+    return F.dropout(torch.softmax(scores, -1), p) @ v
 
 
 class Block(nn.Module):
@@ -43,8 +56,7 @@ class Block(nn.Module):
         b, t, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
         q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.attention_dropout if self.training else 0.0)
+        a = attention(q, k, v, self.attention_dropout if self.training else 0.0)
         x = x + self.drop(self.attn_out(a.transpose(1, 2).reshape(b, t, d)))
         return x + self.drop(self.fc_out(F.gelu(self.fc(self.ln2(x)))))
 

@@ -27,26 +27,7 @@ import sys
 import tempfile
 import time
 
-
-def openblas_core_for_this_cpu():
-    """The kernel family minidl's framework/ops/blas.cpp picks, so both sides run the same GEMM."""
-    flags = set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
-        return "SkylakeX"
-    if {"avx2", "fma"} <= flags:
-        return "Haswell"
-    return None
-
-
-# PyTorch's fastest configuration: OpenBLAS is loaded with torch, so the kernel family is set first.
-if openblas_core_for_this_cpu() and "OPENBLAS_CORETYPE" not in os.environ:
-    os.environ["OPENBLAS_CORETYPE"] = openblas_core_for_this_cpu()
-
+import openblas_core  # noqa: F401  (sets OPENBLAS_CORETYPE before torch loads OpenBLAS)
 import ctypes  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

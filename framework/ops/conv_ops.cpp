@@ -115,7 +115,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
   // y[n, group] = W[group] @ cols[n, group]: the weight as [O, C / groups * kh * kw] against
   // cols [N, C * kh * kw, L], whose rows are grouped the same way.
   Tensor y;
-  if (use_cudnn_conv(x)) {
+  if (use_cudnn_conv(x, weight)) {
     y = cudnn_conv2d(contiguous(x.detach()), contiguous(weight.detach()), g, groups);
   } else {
     const Tensor w = reshape(weight.detach(), {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});

@@ -32,7 +32,9 @@ bool cudnn_selected() {
 
 }  // namespace
 
-bool use_cudnn_conv(const Tensor& x) { return cudnn_selected() && x.device().type == DeviceType::CUDA; }
+bool use_cudnn_conv(const Tensor& x, const Tensor& weight) {
+  return cudnn_selected() && x.device().type == DeviceType::CUDA && x.numel() > 0 && weight.numel() > 0;
+}
 
 #if defined(MINIDL_HAS_CUDNN)
 

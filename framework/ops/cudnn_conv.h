@@ -11,9 +11,10 @@
 
 namespace minidl {
 
-// True when MINIDL_CONV=cudnn (read once) and x is on cuda. MINIDL_CONV=cudnn in a build without
-// cuDNN, or any value other than cudnn and im2col, is an error.
-bool use_cudnn_conv(const Tensor& x);
+// True when MINIDL_CONV=cudnn (read once), x is on cuda and neither x nor weight is empty (cuDNN's
+// descriptors cannot describe a zero size; im2col handles those). MINIDL_CONV=cudnn in a build
+// without cuDNN, or any value other than cudnn and im2col, is an error.
+bool use_cudnn_conv(const Tensor& x, const Tensor& weight);
 
 // y [N, O, out_h, out_w] = conv(x [N, C, H, W], weight [O, C / groups, kh, kw]) over window g (no
 // bias); contiguous inputs on cuda.

@@ -177,7 +177,7 @@ Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target) {
 Grads conv2d(const Tensor& g, const Tensor& x, const Tensor& weight, const Window2d& win, int64_t groups,
              bool has_bias) {
   const int64_t out_channels = weight.size(0);
-  if (use_cudnn_conv(x)) {
+  if (use_cudnn_conv(x, weight)) {
     const Tensor gy = minidl::contiguous(g);
     auto [gx, gw] = cudnn_conv2d_backward(gy, minidl::contiguous(x), minidl::contiguous(weight), win, groups);
     return {gx, gw, has_bias ? minidl::sum(gy, {0, 2, 3}) : Tensor()};
