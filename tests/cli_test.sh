@@ -302,5 +302,16 @@ expect_error "sample from a classifier" "not a GPT model file" -- sample --check
 expect_error "sample with a byte outside the vocabulary" "not in the model's vocabulary" -- sample --checkpoint "$work/gpt/model.safetensors" --prompt $'\x01'
 expect_error "sample temperature 0" "temperature = 0" -- sample --checkpoint "$work/gpt/model.safetensors" --temperature 0
 
+# minidl profile: a few steps, a table, a Chrome trace with the step, kernel and backward events.
+if "$minidl" profile mlp --steps 2 --limit-test 64 --trace "$work/trace.json" > "$work/profile.log" 2>&1 &&
+  grep -q "^profile of 2 training steps of mlp" "$work/profile.log" && grep -q '"traceEvents"' "$work/trace.json" &&
+  grep -q '"name":"train step"' "$work/trace.json" && grep -q '"cat":"backward"' "$work/trace.json"; then
+  pass "profile mlp"
+else
+  fail "profile mlp: $(tail -n 3 "$work/profile.log")"
+fi
+expect_error "profile zero steps" "--steps 0 must be positive" -- profile mlp --steps 0
+if "$minidl" bench ranges --repeats 3 | grep -q '"ranges_per_mlp_step"'; then pass "bench ranges"; else fail "bench ranges"; fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

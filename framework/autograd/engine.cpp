@@ -5,6 +5,7 @@
 
 #include "framework/autograd/grad_mode.h"
 #include "framework/autograd/node.h"
+#include "framework/core/profiler.h"
 #include "framework/ops/ops.h"
 
 namespace minidl {
@@ -58,7 +59,11 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     ready.pop_back();
     Tensor grad = std::move(grads[node]);
     grads.erase(node);
-    std::vector<Tensor> input_grads = node->apply(grad);
+    std::vector<Tensor> input_grads;
+    {
+      const ProfileRange range("backward", node->name());
+      input_grads = node->apply(grad);
+    }
     if (node->next_edges.empty()) continue;
     MINIDL_CHECK(input_grads.size() == node->next_edges.size(),
                  "gradient rule of {} returned {} gradients for {} inputs", node->name(), input_grads.size(),

@@ -67,6 +67,10 @@ int cuda_device_count() {
   return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
 }
 
+void cuda_synchronize() {
+  if (cuda_device_count() > 0) cudaDeviceSynchronize();
+}
+
 RawDeviceMemory& cuda_device_memory() {
   const std::string reason = cuda_unavailable_reason();
   MINIDL_CHECK(reason.empty(), "device cuda: {}", reason);
@@ -81,6 +85,8 @@ std::string cuda_unavailable_reason() {
 }
 
 int cuda_device_count() { return 0; }
+
+void cuda_synchronize() {}
 
 Allocator& pinned_host_allocator() { return allocator_for(kCPU); }
 

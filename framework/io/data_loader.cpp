@@ -5,6 +5,7 @@
 #include <numeric>
 #include <utility>
 
+#include "framework/core/profiler.h"
 #include "framework/ops/ops.h"
 
 namespace minidl {
@@ -58,6 +59,7 @@ void DataLoader::start_epoch() {
 }
 
 DataLoader::Batch DataLoader::batch(int64_t index) const {
+  const ProfileRange range("data", "load batch");
   MINIDL_CHECK(index >= 0 && index < num_batches(), "DataLoader: batch {} is out of range: there are {} batches", index,
                num_batches());
   const int64_t begin = index * batch_size_, end = std::min(size(), begin + batch_size_);

@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "framework/core/check.h"
+#include "framework/core/profiler.h"
 
 namespace minidl {
 
@@ -66,6 +67,7 @@ std::string decode(const std::vector<int64_t>& ids, const std::vector<uint8_t>& 
 }
 
 TextBatch sample_windows(const Tensor& ids, int64_t batch, int64_t context, Generator& gen) {
+  const ProfileRange range("data", "sample windows");
   const int64_t length = ids.numel();
   MINIDL_CHECK(length > context + 1, "sample_windows: a text of {} characters is too short for a context of {}",
                length, context);

@@ -1,8 +1,15 @@
 #include "framework/nn/module.h"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <mutex>
 #include <set>
+#include <typeindex>
+#include <unordered_map>
 
 #include "framework/autograd/grad_mode.h"
+#include "framework/core/profiler.h"
 #include "framework/ops/ops.h"
 
 namespace minidl {
@@ -79,7 +86,24 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
 }
 
+const char* Module::type_name() const {
+  // Demangled once per module type: ranges name modules on every call.
+  static std::mutex mutex;
+  static std::unordered_map<std::type_index, std::string> names;
+  const std::lock_guard lock(mutex);
+  auto [it, inserted] = names.try_emplace(typeid(*this));
+  if (inserted) {
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(typeid(*this).name(), nullptr, nullptr, &status);
+    std::string name = status == 0 ? demangled : typeid(*this).name();
+    std::free(demangled);
+    it->second = name.rfind("minidl::", 0) == 0 ? name.substr(8) : name;
+  }
+  return it->second.c_str();
+}
+
 Tensor Module::operator()(const Tensor& x) {
+  const ProfileRange range("module", type_name());
   Tensor y = forward(x);
   for (const ForwardHook& hook : hooks_) hook(*this, y);
   return y;

@@ -21,7 +21,9 @@ class Module {
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
   // forward(x), then each forward hook on (this module, the output).
-  Tensor operator()(const Tensor& x);
+  Tensor operator()(const Tensor& x);  // forward, inside a profiling range, then the forward hooks
+  // The class's name without the namespace ("Linear", "GptBlock"), for profiles.
+  const char* type_name() const;
   using ForwardHook = std::function<void(Module& module, const Tensor& output)>;
   void add_forward_hook(ForwardHook hook) { hooks_.push_back(std::move(hook)); }
 

@@ -33,6 +33,7 @@
 #include "models/classifier.h"
 #include "models/model.h"
 #include "tools/minidl/commands.h"
+#include "framework/core/profiler.h"
 #include "tools/minidl/progress.h"
 #include "tools/minidl/train_lm.h"
 #include "tools/minidl/train_options.h"
@@ -195,6 +196,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     double grad_norm_of_logged_step = 0;
     ProgressBar bar(fmt::format("epoch {}/{}", epoch, o.epochs), batches);
     for (int64_t b = first_batch; b < batches; ++b) {
+      const ProfileRange step_range("step", "train step");
       const bool recorded_step = o.log_every > 0 && (step + 1) % o.log_every == 0;
       const bool tensorboard_step = tensorboard && (o.log_every > 0 ? recorded_step : b + 1 == batches);
       if (tensorboard) set_observe_keep_rate(*model, tensorboard_step);
@@ -282,9 +284,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
 
 }  // namespace
 
-void add_train_command(CLI::App& app) {
-  auto o = std::make_shared<TrainOptions>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST");
+void add_train_options(CLI::App* cmd, TrainOptions* o, LmOptions* lm) {
   cmd->add_option("model", o->model, "model to train: one of " + model_names() + ", gpt")->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "training epochs")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of initialization, shuffling and dropout")->capture_default_str();
@@ -336,13 +336,23 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--tensorboard", o->tensorboard,
                   "also write the metrics (and the gradient norm and dropout keep rate) to a TensorBoard event file "
                   "in DIR, at the steps metrics.jsonl records (per epoch without --log-every)");
-  auto lm = std::make_shared<LmOptions>();
   add_lm_options(*cmd, *lm);
+}
+
+void run_train_command(const TrainOptions& o, const LmOptions& lm, const CLI::App& cmd) {
+  if (is_language_model(o.model)) return run_train_lm(o, lm, cmd);
+  run_train(o, cmd);
+}
+
+void add_train_command(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  auto lm = std::make_shared<LmOptions>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST or, for gpt, on the fortunes corpus");
+  add_train_options(cmd, o.get(), lm.get());
   cmd->callback([o, lm, cmd] {
-    if (is_language_model(o->model)) return run_train_lm(*o, *lm, *cmd);
-    MINIDL_CHECK(!lm_options_given(*cmd), "the language-model options (--steps, --context, ...) apply to gpt, not {}",
-                 o->model);
-    run_train(*o, *cmd);
+    MINIDL_CHECK(is_language_model(o->model) || !lm_options_given(*cmd),
+                 "the language-model options (--steps, --context, ...) apply to gpt, not {}", o->model);
+    run_train_command(*o, *lm, *cmd);
   });
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "framework/autograd/grad_mode.h"
+#include "framework/core/profiler.h"
 #include "framework/io/fashion_mnist.h"
 #include "framework/io/text_corpus.h"
 #include "framework/ops/ops.h"
@@ -143,6 +144,7 @@ void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
   int64_t since_eval = 0;
   ProgressBar bar("steps", lm.steps);
   for (int64_t step = 1; step <= lm.steps; ++step) {
+    const ProfileRange step_range("step", "train step");
     const auto start = std::chrono::steady_clock::now();
     const TextBatch batch = sample_windows(corpus.train, o.batch_size, lm.context, batch_gen);
     optimizer->set_lr(schedule->lr_at(step - 1));

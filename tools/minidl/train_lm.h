@@ -32,4 +32,9 @@ bool is_language_model(const std::string& model);
 // steps four times longer).
 void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd);
 
+// The options of `minidl train` (the classifiers' and the language models'), shared by `profile`.
+void add_train_options(CLI::App* cmd, TrainOptions* o, LmOptions* lm);
+// Runs `train` with parsed options: the language-model trainer for gpt, else the classifiers'.
+void run_train_command(const TrainOptions& o, const LmOptions& lm, const CLI::App& cmd);
+
 }  // namespace minidl::cli

@@ -1,0 +1,112 @@
+// `minidl profile MODEL`: a few training steps of MODEL (the train command's options) with minidl's
+// recorder on. Prints the kernels, modules and backward ops by total time, the device allocator's
+// peak, and writes a Chrome trace (Perfetto, chrome://tracing). Host times; on a GPU each range
+// waits for its kernels, so they include the device time. Nsight: docs/profiling.md.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/core/allocator.h"
+#include "framework/core/device.h"
+#include "framework/core/profiler.h"
+#include "framework/io/chrome_trace.h"
+#include "tools/minidl/commands.h"
+#include "tools/minidl/train_lm.h"
+
+namespace minidl::cli {
+
+namespace {
+
+struct ProfileOptions {
+  std::string trace = "profile.json";
+  int64_t top = 15;
+};
+
+struct Row {
+  std::string name;
+  int64_t calls = 0;
+  double total_ms = 0;
+};
+
+// The categories' rows by total time, longest first.
+std::map<std::string, std::vector<Row>> summarize(const std::vector<TraceEvent>& events) {
+  std::map<std::string, std::map<std::string, Row>> by_name;
+  for (const TraceEvent& e : events) {
+    Row& r = by_name[e.category][e.name];
+    r.name = e.name;
+    ++r.calls;
+    r.total_ms += static_cast<double>(e.duration_ns) / 1e6;
+  }
+  std::map<std::string, std::vector<Row>> rows;
+  for (auto& [category, names] : by_name) {
+    for (auto& [name, row] : names) rows[category].push_back(row);
+    std::sort(rows[category].begin(), rows[category].end(),
+              [](const Row& a, const Row& b) { return a.total_ms > b.total_ms; });
+  }
+  return rows;
+}
+
+void run_profile(TrainOptions o, LmOptions lm, const ProfileOptions& p, const CLI::App& cmd) {
+  if (cmd.count("--steps") == 0) lm.steps = 10;
+  MINIDL_CHECK(lm.steps > 0, "--steps {} must be positive", lm.steps);
+  if (is_language_model(o.model)) {
+    lm.eval_every = lm.steps;
+    lm.eval_windows = std::min<int64_t>(lm.eval_windows, 8);
+  } else {
+    o.epochs = 1;
+    o.limit_train = lm.steps * o.batch_size;
+    o.limit_test = o.batch_size;
+  }
+  o.out.clear();
+  start_recording();
+  run_train_command(o, lm, cmd);
+  const std::vector<TraceEvent> events = stop_recording();
+  write_chrome_trace(events, p.trace);
+
+  const auto rows = summarize(events);
+  double step_ms = 0;
+  int64_t steps = 0;
+  if (rows.count("step")) {
+    step_ms = rows.at("step").front().total_ms;
+    steps = rows.at("step").front().calls;
+  }
+  fmt::print("\nprofile of {} training steps of {} on {}: {:.2f} ms per step\n", steps, o.model,
+             Device::parse(o.device).str(), steps > 0 ? step_ms / static_cast<double>(steps) : 0.0);
+  for (const char* category : {"kernel", "backward", "module", "data"}) {
+    if (!rows.count(category)) continue;
+    fmt::print("\n{:<36} {:>8} {:>11} {:>11} {:>8}\n", category, "calls", "total ms", "mean us", "% steps");
+    int64_t shown = 0;
+    for (const Row& r : rows.at(category)) {
+      if (shown++ == p.top) break;
+      fmt::print("{:<36} {:>8} {:>11.3f} {:>11.1f} {:>7.1f}%\n", r.name, r.calls, r.total_ms,
+                 1e3 * r.total_ms / static_cast<double>(r.calls), step_ms > 0 ? 100 * r.total_ms / step_ms : 0.0);
+    }
+  }
+  const Device device = Device::parse(o.device);
+  if (device.type != DeviceType::CPU) {
+    const AllocatorStats stats = allocator_for(device).stats();
+    fmt::print("\n{} allocator: peak {:.1f} MiB allocated, {:.1f} MiB reserved\n", device.str(),
+               static_cast<double>(stats.peak) / (1 << 20), static_cast<double>(stats.reserved) / (1 << 20));
+  }
+  fmt::print("wrote {} ({} events): open it in https://ui.perfetto.dev or chrome://tracing\n", p.trace,
+             events.size());
+}
+
+}  // namespace
+
+void add_profile_command(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  auto lm = std::make_shared<LmOptions>();
+  auto p = std::make_shared<ProfileOptions>();
+  CLI::App* cmd = app.add_subcommand("profile", "Profile a few training steps of a model (train's options; --steps)");
+  add_train_options(cmd, o.get(), lm.get());
+  cmd->add_option("--trace", p->trace, "where to write the Chrome trace JSON")->capture_default_str();
+  cmd->add_option("--top", p->top, "rows per table")->capture_default_str();
+  cmd->callback([o, lm, p, cmd] { run_profile(*o, *lm, *p, *cmd); });
+}
+
+}  // namespace minidl::cli
