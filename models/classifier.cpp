@@ -11,7 +11,8 @@
 
 namespace minidl {
 
-EvalResult evaluate_classifier(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size) {
+EvalResult evaluate_classifier(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size,
+                               const EvalProgress& progress) {
   MINIDL_CHECK(batch_size > 0, "evaluation batch size {} must be positive", batch_size);
   const int64_t n = inputs.size(0);
   MINIDL_CHECK(n > 0 && labels.size(0) == n, "evaluation: {} inputs and {} labels", n, labels.size(0));
@@ -28,13 +29,14 @@ EvalResult evaluate_classifier(Module& model, const Tensor& inputs, const Tensor
     loss_sum += cross_entropy(logits, y).item() * static_cast<double>(end - start);
     const std::vector<int64_t> pred = argmax(logits, 1).to_vector<int64_t>(), truth = y.to_vector<int64_t>();
     for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
+    if (progress) progress(end, n);
   }
   model.train(was_training);
   return {loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
 }
 
 McDropoutResult evaluate_mc_dropout(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size,
-                                    int64_t samples) {
+                                    int64_t samples, const EvalProgress& progress) {
   MINIDL_CHECK(samples >= 1, "MC dropout: {} samples, expected at least 1", samples);
   MINIDL_CHECK(batch_size > 0, "evaluation batch size {} must be positive", batch_size);
   const int64_t n = inputs.size(0);
@@ -66,6 +68,7 @@ McDropoutResult evaluate_mc_dropout(Module& model, const Tensor& inputs, const T
         r.predictive_variance += std::max(0.0, mean_p2[i * classes + c] - p[c] * p[c]) / static_cast<double>(classes);
       }
     }
+    if (progress) progress(end, n);
   }
   set_mc_sampling(model, false);
   model.train(was_training);

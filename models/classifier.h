@@ -2,6 +2,8 @@
 // model's name and config in the metadata).
 #pragma once
 
+#include <functional>
+
 #include <memory>
 #include <string>
 
@@ -17,8 +19,12 @@ struct EvalResult {
   double accuracy = 0;  // fraction of argmax predictions equal to the label
 };
 
+// Called after each batch with the inputs done so far and the total (a progress bar).
+using EvalProgress = std::function<void(int64_t done, int64_t total)>;
+
 // Eval mode, no grad; restores the module's previous mode.
-EvalResult evaluate_classifier(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size);
+EvalResult evaluate_classifier(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size,
+                               const EvalProgress& progress = nullptr);
 
 // MC dropout (Gal & Ghahramani 2016): dropout kept active at test time, `samples` forward passes
 // per input; the prediction is the mean of their softmax outputs.
@@ -29,7 +35,7 @@ struct McDropoutResult {
   double predictive_variance = 0;  // mean over inputs and classes of the variance across samples
 };
 McDropoutResult evaluate_mc_dropout(Module& model, const Tensor& inputs, const Tensor& labels, int64_t batch_size,
-                                    int64_t samples);
+                                    int64_t samples, const EvalProgress& progress = nullptr);
 
 // Metadata key holding {"format_version", "model", "config", ...} as a JSON string.
 inline constexpr const char* kModelMetadataKey = "minidl";

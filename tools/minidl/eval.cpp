@@ -8,6 +8,7 @@
 #include "framework/random/generator.h"
 #include "models/classifier.h"
 #include "tools/minidl/commands.h"
+#include "tools/minidl/progress.h"
 
 namespace minidl::cli {
 
@@ -39,7 +40,10 @@ void run_eval(const EvalOptions& o) {
   fmt::print("{}: {} on {} test images\n", o.checkpoint, loaded.info.value("model", "?"), test.images.size(0));
   if (o.mc_samples > 0) {
     manual_seed(o.seed);  // the dropout layers of a loaded model draw from the default generator
-    const McDropoutResult r = evaluate_mc_dropout(*loaded.model, test.images, test.labels, o.batch_size, o.mc_samples);
+    ProgressBar bar(fmt::format("MC dropout x{}", o.mc_samples), test.images.size(0));
+    const McDropoutResult r = evaluate_mc_dropout(*loaded.model, test.images, test.labels, o.batch_size, o.mc_samples,
+                                                  [&](int64_t done, int64_t) { bar.update(done); });
+    bar.finish();
     fmt::print("MC dropout, {} samples per image (seed {})\n", o.mc_samples, o.seed);
     fmt::print("test nll {:.4f}\n", r.nll);
     fmt::print("predictive entropy {:.4f} nats\n", r.predictive_entropy);
@@ -47,7 +51,10 @@ void run_eval(const EvalOptions& o) {
     fmt::print("test accuracy {:.4f}\n", r.accuracy);
     return;
   }
-  const EvalResult r = evaluate_classifier(*loaded.model, test.images, test.labels, o.batch_size);
+  ProgressBar bar("evaluating", test.images.size(0));
+  const EvalResult r = evaluate_classifier(*loaded.model, test.images, test.labels, o.batch_size,
+                                           [&](int64_t done, int64_t) { bar.update(done); });
+  bar.finish();
   fmt::print("test loss {:.4f}\n", r.loss);
   fmt::print("test accuracy {:.4f}\n", r.accuracy);
 }
