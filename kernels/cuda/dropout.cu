@@ -41,24 +41,28 @@ struct alignas(4 * sizeof(T)) Quad {
   T v[4];
 };
 
-// out[i] = fn(word of i, x[i]) for this thread's groups. Where the groups line up with aligned
-// quads of out and x (offset % 4 == 0, both arrays aligned), each group is one vector load and
-// store instead of four strided scalar accesses; the values computed are the same either way.
-template <typename T, typename Fn>
-__device__ void map_my_words(int64_t n, const PhiloxState& state, T* out, const T* x, Fn fn) {
+// out[i] = fn(word of i, i, a[i], b[i]...) for this thread's groups, over one or more input
+// arrays. Where the groups line up with aligned quads of out and the inputs (offset % 4 == 0, all
+// arrays aligned), each group is one vector load per input and one vector store instead of four
+// strided scalar accesses each; the values computed are the same either way.
+template <typename T, typename Fn, typename... In>
+__device__ void map_my_words(int64_t n, const PhiloxState& state, T* out, Fn fn, const In*... in) {
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % sizeof(Quad<T>) == 0; };
-  if (state.offset % 4 != 0 || !aligned(out) || !aligned(x)) {
-    for_my_words(n, state, [&](int64_t i, uint32_t word) { out[i] = fn(word, x[i]); });
+  if (state.offset % 4 != 0 || !aligned(out) || !(aligned(in) && ...)) {
+    for_my_words(n, state, [&](int64_t i, uint32_t word) { out[i] = fn(word, i, in[i]...); });
     return;
   }
   for (int64_t g = thread_index(); g < group_count(n, state); g += thread_count()) {
     const PhiloxBlock words = philox_block(state, state.offset / 4 + static_cast<uint64_t>(g));
     if (4 * g + 4 <= n) {
-      Quad<T> q = reinterpret_cast<const Quad<T>*>(x)[g];
-      for (int j = 0; j < 4; ++j) q.v[j] = fn(words.w[j], q.v[j]);
+      Quad<T> q;
+      const auto loaded = [g](const auto* p) { return reinterpret_cast<const Quad<T>*>(p)[g]; };
+      [&](const auto&... quads) {
+        for (int j = 0; j < 4; ++j) q.v[j] = fn(words.w[j], 4 * g + j, quads.v[j]...);
+      }(loaded(in)...);
       reinterpret_cast<Quad<T>*>(out)[g] = q;
     } else {
-      for (int64_t i = 4 * g; i < n; ++i) out[i] = fn(words.w[i - 4 * g], x[i]);
+      for (int64_t i = 4 * g; i < n; ++i) out[i] = fn(words.w[i - 4 * g], i, in[i]...);
     }
   }
 }
@@ -74,9 +78,10 @@ __global__ void dropout_mask_kernel(int64_t n, PhiloxState state, uint64_t thres
 template <typename T>
 __global__ void dropout_affine_kernel(int64_t n, PhiloxState state, uint64_t threshold, T scale, T shift, T dropped,
                                       T* out, const T* x) {
-  map_my_words(n, state, out, x, [&](uint32_t word, T v) {
-    return dropout_keep(word, threshold) ? scale_shift(v, scale, shift) : dropped;
-  });
+  map_my_words(
+      n, state, out,
+      [&](uint32_t word, int64_t, T v) { return dropout_keep(word, threshold) ? scale_shift(v, scale, shift) : dropped; },
+      x);
 }
 
 template <typename T>
@@ -87,9 +92,12 @@ __global__ void uniform_fill_kernel(int64_t n, PhiloxState state, T* out) {
 template <typename T>
 __global__ void bias_dropout_residual_kernel(int64_t n, PhiloxState state, uint64_t threshold, int64_t cols, T scale,
                                              T* out, const T* x, const T* bias, const T* residual) {
-  for_my_words(n, state, [&](int64_t i, uint32_t word) {
-    out[i] = dropout_keep(word, threshold) ? fused_multiply_add(x[i] + bias[i % cols], scale, residual[i]) : residual[i];
-  });
+  map_my_words(
+      n, state, out,
+      [&](uint32_t word, int64_t i, T v, T r) {
+        return dropout_keep(word, threshold) ? fused_multiply_add(v + bias[i % cols], scale, r) : r;
+      },
+      x, residual);
 }
 
 template <typename Rule, typename T>
