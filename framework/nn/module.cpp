@@ -87,7 +87,8 @@ void Module::train(bool on) {
 }
 
 const char* Module::type_name() const {
-  // Demangled once per module type: ranges name modules on every call.
+  if (type_name_ != nullptr) return type_name_;
+  // Demangled once per module type, then remembered by the module: ranges name it on every call.
   static std::mutex mutex;
   static std::unordered_map<std::type_index, std::string> names;
   const std::lock_guard lock(mutex);
@@ -99,7 +100,8 @@ const char* Module::type_name() const {
     std::free(demangled);
     it->second = name.rfind("minidl::", 0) == 0 ? name.substr(8) : name;
   }
-  return it->second.c_str();
+  type_name_ = it->second.c_str();
+  return type_name_;
 }
 
 Tensor Module::operator()(const Tensor& x) {

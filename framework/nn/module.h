@@ -64,6 +64,7 @@ class Module {
 
   NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  mutable const char* type_name_ = nullptr;  // type_name(), once computed
   bool training_ = true;
   std::vector<ForwardHook> hooks_;
 };

@@ -41,12 +41,9 @@ struct SoftmaxDropoutForwardOp {
   __device__ void operator()(const G& g, int64_t row) const {
     const int64_t cols = draw.shape.cols, visible = visible_columns(draw.shape, row);
     const T* xr = x + row * cols;
-    T mx = neg_inf;
-    for (int64_t c = g.rank; c < visible; c += g.size()) mx = xr[c] > mx ? xr[c] : mx;
-    mx = g.allreduce(mx, PlainMaxOp{});
-    double sum = 0;
-    for (int64_t c = g.rank; c < visible; c += g.size()) sum += static_cast<double>(exp_t(xr[c] - mx));
-    sum = g.allreduce(sum, SumOp{});
+    T mx;
+    double sum;
+    row_max_and_sum(g, visible, xr, neg_inf, mx, sum);
     for (int64_t c = g.rank; c < cols; c += g.size()) {
       const T p = c < visible ? static_cast<T>(static_cast<double>(exp_t(xr[c] - mx)) / sum) : T(0);
       probs[row * cols + c] = p;

@@ -37,6 +37,19 @@ struct BlockGroup {
   __device__ unsigned size() const { return threads; }
 };
 
+// The max of a row's first cols elements (PlainMaxOp: exact in any order) and the double sum of
+// exp(x - max) over them: the first passes of softmax, cross-entropy and attention.
+template <typename T, typename G>
+__device__ void row_max_and_sum(const G& g, int64_t cols, const T* x, T neg_inf, T& max_out, double& sum_out) {
+  T mx = neg_inf;
+  for (int64_t c = g.rank; c < cols; c += g.size()) mx = x[c] > mx ? x[c] : mx;
+  mx = g.allreduce(mx, PlainMaxOp{});
+  double sum = 0;
+  for (int64_t c = g.rank; c < cols; c += g.size()) sum += static_cast<double>(exp_t(x[c] - mx));
+  sum_out = g.allreduce(sum, SumOp{});
+  max_out = mx;
+}
+
 // A row per warp, grid-stride over rows (warp-uniform loop).
 template <typename Op>
 __global__ void rows_warp_kernel(int64_t rows, Op op) {

@@ -33,18 +33,6 @@ constexpr int64_t kWarpRowMax = 256;
 // The block size of the loss sum: fixed, so the loss does not depend on the launch policy.
 constexpr unsigned kLossThreads = 256;
 
-// The row max (PlainMaxOp: exact in any order) and the double sum of exp(x - max).
-template <typename T, typename G>
-__device__ void row_max_and_sum(const G& g, int64_t cols, const T* x, T neg_inf, T& max_out, double& sum_out) {
-  T mx = neg_inf;
-  for (int64_t c = g.rank; c < cols; c += g.size()) mx = x[c] > mx ? x[c] : mx;
-  mx = g.allreduce(mx, PlainMaxOp{});
-  double sum = 0;
-  for (int64_t c = g.rank; c < cols; c += g.size()) sum += static_cast<double>(exp_t(x[c] - mx));
-  sum_out = g.allreduce(sum, SumOp{});
-  max_out = mx;
-}
-
 template <typename T, typename G>
 __device__ void softmax_row(const G& g, bool log_softmax, int64_t cols, T* y, const T* x, T neg_inf) {
   T mx;
