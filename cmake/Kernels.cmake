@@ -8,7 +8,7 @@ set(MINIDL_KERNEL_SOURCES
   kernels/cuda/conv.cu
   kernels/cuda/dropout.cu
   kernels/cuda/elementwise.cu
-  kernels/cuda/embedding.cu
+  kernels/cuda/index_rows.cu
   kernels/cuda/layer_norm.cu
   kernels/cuda/matmul.cu
   kernels/cuda/optim.cu

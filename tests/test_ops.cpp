@@ -430,18 +430,70 @@ std::map<OpId, OpRecord> make_records() {
         }}},
       {{[] { layer_norm(Tensor::zeros({2, 3}), Tensor::zeros({2}), Tensor::zeros({3})); }, "must be [3]"},
        {[] { layer_norm(Tensor::zeros({2, 3}), Tensor::zeros({3}), Tensor::zeros({3}), 0.0); }, "eps = 0"}}};
-  r[OpId::Embedding] = {
-      [](const std::vector<Tensor>& in) { return embedding(in[0], in[1]); },
-      {{"4x3 table, 2x3 ids with repeats",
-        {values({4, 3}), Tensor::from_vector(std::vector<int64_t>{1, 3, 1, 0, 2, 1}, {2, 3})},
-        [](const std::vector<Values>& in) {
-          Values out;
-          for (int64_t id : {1, 3, 1, 0, 2, 1})
-            for (size_t d = 0; d < 3; ++d) out.push_back(in[0][static_cast<size_t>(id) * 3 + d]);
-          return out;
-        }}},
-      {{[] { embedding(Tensor::zeros({4, 3}), Tensor::from_vector(std::vector<int64_t>{4}, {1})); }, "id 4 out of range"},
-       {[] { embedding(Tensor::zeros({4, 3}), Tensor::zeros({2})); }, "ids must be i64"}}};
+  {
+    // Rows 2 and 4 of five are never picked: their gradient must be 0.
+    const std::vector<int64_t> index = {1, 3, 1, 0, 3, 1};
+    auto gather_ref = [](const std::vector<int64_t>& ids, size_t cols) {
+      return [ids, cols](const std::vector<Values>& in) {
+        Values out;
+        for (int64_t id : ids)
+          for (size_t d = 0; d < cols; ++d) out.push_back(in[0][static_cast<size_t>(id) * cols + d]);
+        return out;
+      };
+    };
+    r[OpId::GatherRows] = {
+        [](const std::vector<Tensor>& in) { return gather_rows(in[0], group_index(in[1], 5)); },
+        {{"5x3 rows, 6 picks with repeats", {values({5, 3}), Tensor::from_vector(index, {6})}, gather_ref(index, 3)},
+         {"embedding: 4x3 table, 2x3 ids",
+          {values({4, 3}), Tensor::from_vector(std::vector<int64_t>{1, 3, 1, 0, 2, 1}, {2, 3})},
+          gather_ref({1, 3, 1, 0, 2, 1}, 3), 1e-12,
+          [](const std::vector<Tensor>& in) { return embedding(in[0], in[1]); }}},
+        {{[] { group_index(Tensor::from_vector(std::vector<int64_t>{0, 5}, {2}), 5); }, "index 5 out of range: expected 0 to 4"},
+         {[] { group_index(Tensor::from_vector(std::vector<int64_t>{-1}, {1}), 5); }, "index -1 out of range"},
+         {[] { group_index(Tensor::zeros({2}), 5); }, "must be a 1-d i64 tensor"},
+         {[] { gather_rows(Tensor::zeros({3, 2}), group_index(Tensor::from_vector(std::vector<int64_t>{0}, {1}), 4)); },
+          "x must have 4 rows"},
+         {[] { gather_rows(Tensor::zeros({3, 2}), IndexGroups{}); }, "build them with group_index"},
+         {[] { embedding(Tensor::zeros({4, 3}), Tensor::from_vector(std::vector<int64_t>{4}, {1})); },
+          "embedding: index 4 out of range"},
+         {[] { embedding(Tensor::zeros({4, 3}), Tensor::zeros({2})); }, "ids must be i64"}}};
+  }
+  {
+    // Groups 1 and 3 of five are empty (rows of zeros); trailing dims [2, 2] ride along.
+    const std::vector<int64_t> index = {2, 0, 2, 2, 4, 0};
+    r[OpId::ScatterAddRows] = {
+        [](const std::vector<Tensor>& in) { return scatter_add_rows(in[0], group_index(in[1], 5)); },
+        {{"6x2x2 into 5 groups", {values({6, 2, 2}), Tensor::from_vector(index, {6})},
+          [index](const std::vector<Values>& in) {
+            Values out(5 * 4, 0.0);
+            for (size_t i = 0; i < index.size(); ++i)
+              for (size_t d = 0; d < 4; ++d) out[static_cast<size_t>(index[i]) * 4 + d] += in[0][i * 4 + d];
+            return out;
+          }}},
+        {{[] { scatter_add_rows(Tensor::zeros({3, 2}), group_index(Tensor::from_vector(std::vector<int64_t>{0, 1}, {2}), 4)); },
+          "src must have 2 rows"}}};
+  }
+  {
+    // Group 1 is empty, group 3 a single row (probability 1), two columns (heads) apiece.
+    const std::vector<int64_t> index = {0, 2, 0, 0, 2, 3, 0};
+    r[OpId::SegmentSoftmax] = {
+        [](const std::vector<Tensor>& in) { return segment_softmax(in[0], group_index(in[1], 4)); },
+        {{"7x2 scores in 4 groups", {values({7, 2}, 2.0), Tensor::from_vector(index, {7})},
+          [index](const std::vector<Values>& in) {
+            Values out(14);
+            for (int64_t v = 0; v < 4; ++v)
+              for (size_t c = 0; c < 2; ++c) {
+                double total = 0;
+                for (size_t i = 0; i < index.size(); ++i)
+                  if (index[i] == v) total += std::exp(in[0][i * 2 + c]);
+                for (size_t i = 0; i < index.size(); ++i)
+                  if (index[i] == v) out[i * 2 + c] = std::exp(in[0][i * 2 + c]) / total;
+              }
+            return out;
+          }}},
+        {{[] { segment_softmax(Tensor::zeros({3}), group_index(Tensor::from_vector(std::vector<int64_t>{0, 1}, {2}), 4)); },
+          "scores must have 2 rows"}}};
+  }
   r[OpId::Conv2d].samples = {
       conv_sample("3x3 pad 1 with bias", {{2, 3, 5, 4}, {4, 3, 3, 3}, true, {1, 1}, {1, 1}}),
       conv_sample("stride, padding, dilation per axis, no bias",

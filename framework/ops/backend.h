@@ -20,6 +20,13 @@
 
 namespace minidl {
 
+// The elements per row of a tensor viewed as rows along dim 0 (the row ops' `cols`).
+inline int64_t row_size(const Tensor& t) {
+  int64_t n = 1;
+  for (int64_t d = 1; d < t.dim(); ++d) n *= t.size(d);
+  return n;
+}
+
 // An optimizer step's update rule: one params struct of kernels/common/optim_rules.h per
 // optimizer family (Adam's serves AdamW and both AMSGrad variants too).
 using OptimizerRule = std::variant<SgdParams, AdamParams, AdagradParams, AdadeltaParams, RmspropParams, AdamaxParams,
@@ -114,10 +121,15 @@ class Backend {
                           const Tensor& weight, const Tensor& bias, double eps) = 0;
   virtual void layer_norm_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                                    const Tensor& mean, const Tensor& rstd) = 0;
-  // Embedding rows (kernels/cpu/embedding.h): weight [vocab, dim], ids i64 [count] in range,
-  // y and grad_y [count, dim], grad_weight like weight; all contiguous.
-  virtual void embedding(const Tensor& y, const Tensor& weight, const Tensor& ids) = 0;
-  virtual void embedding_backward(const Tensor& grad_weight, const Tensor& grad_y, const Tensor& ids) = 0;
+  // Row ops over an index and its groups (kernels/cpu/index_rows.h), on contiguous tensors viewed
+  // as rows of `cols` = numel / size(0) elements: y [count, ...] = x rows picked by index [count];
+  // y [groups, ...] = src rows summed by group (ptr [groups + 1], order [count]); softmax of x
+  // [count, ...] over each group's rows.
+  virtual void gather_rows(const Tensor& y, const Tensor& x, const Tensor& index) = 0;
+  virtual void scatter_add_rows(const Tensor& y, const Tensor& src, const Tensor& ptr, const Tensor& order) = 0;
+  virtual void segment_softmax(const Tensor& y, const Tensor& x, const Tensor& ptr, const Tensor& order) = 0;
+  virtual void segment_softmax_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& y, const Tensor& ptr,
+                                        const Tensor& order) = 0;
   // Attention's fused softmax + dropout over contiguous score rows [rows, shape.cols]
   // (kernels/cpu/attention.h): y the output, probs the probabilities saved for backward.
   virtual void softmax_dropout(const SoftmaxDropoutShape& shape, const Tensor& y, const Tensor& probs, const Tensor& x,

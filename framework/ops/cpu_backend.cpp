@@ -18,7 +18,7 @@
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/cpu/attention.h"
-#include "kernels/cpu/embedding.h"
+#include "kernels/cpu/index_rows.h"
 #include "kernels/cpu/layer_norm.h"
 
 namespace minidl {
@@ -304,27 +304,56 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void embedding(const Tensor& y, const Tensor& weight, const Tensor& ids) override {
-    visit_floating(weight.dtype(), "embedding", [&](auto tag) {
+  void gather_rows(const Tensor& y, const Tensor& x, const Tensor& index) override {
+    visit_floating(x.dtype(), "gather_rows", [&](auto tag) {
       using T = decltype(tag);
-      const int64_t dim = weight.size(1);
+      const int64_t cols = row_size(x);
       parallel_for(
-          ids.numel(),
-          [&](int64_t b, int64_t e) { cpu::embedding_forward<T>(b, e, dim, y.data<T>(), weight.data<T>(), ids.data<int64_t>()); },
-          dim);
+          index.numel(),
+          [&](int64_t b, int64_t e) { cpu::gather_rows<T>(b, e, cols, y.data<T>(), x.data<T>(), index.data<int64_t>()); },
+          cols);
     });
   }
 
-  void embedding_backward(const Tensor& gw, const Tensor& gy, const Tensor& ids) override {
-    visit_floating(gw.dtype(), "embedding backward", [&](auto tag) {
+  void scatter_add_rows(const Tensor& y, const Tensor& src, const Tensor& ptr, const Tensor& order) override {
+    visit_floating(src.dtype(), "scatter_add_rows", [&](auto tag) {
       using T = decltype(tag);
-      const int64_t dim = gw.size(1);
+      const int64_t cols = row_size(y);
       parallel_for(
-          gw.size(0),
+          y.size(0),
           [&](int64_t b, int64_t e) {
-            cpu::embedding_backward<T>(b, e, ids.numel(), dim, gw.data<T>(), gy.data<T>(), ids.data<int64_t>());
+            cpu::scatter_add_rows<T>(b, e, cols, y.data<T>(), src.data<T>(), ptr.data<int64_t>(), order.data<int64_t>());
           },
-          ids.numel());
+          cols * (1 + src.size(0) / std::max<int64_t>(1, y.size(0))));
+    });
+  }
+
+  void segment_softmax(const Tensor& y, const Tensor& x, const Tensor& ptr, const Tensor& order) override {
+    visit_floating(x.dtype(), "segment_softmax", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t cols = row_size(x), groups = ptr.numel() - 1;
+      parallel_for(
+          groups,
+          [&](int64_t b, int64_t e) {
+            cpu::segment_softmax_forward<T>(b, e, cols, y.data<T>(), x.data<T>(), ptr.data<int64_t>(),
+                                            order.data<int64_t>());
+          },
+          cols * (1 + x.size(0) / std::max<int64_t>(1, groups)));
+    });
+  }
+
+  void segment_softmax_backward(const Tensor& gx, const Tensor& gy, const Tensor& y, const Tensor& ptr,
+                                const Tensor& order) override {
+    visit_floating(y.dtype(), "segment_softmax backward", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t cols = row_size(y), groups = ptr.numel() - 1;
+      parallel_for(
+          groups,
+          [&](int64_t b, int64_t e) {
+            cpu::segment_softmax_backward<T>(b, e, cols, gx.data<T>(), gy.data<T>(), y.data<T>(), ptr.data<int64_t>(),
+                                             order.data<int64_t>());
+          },
+          cols * (1 + y.size(0) / std::max<int64_t>(1, groups)));
     });
   }
 

@@ -253,19 +253,36 @@ class DeviceBackend final : public Backend {
     });
   }
 
-  void embedding(const Tensor& y, const Tensor& weight, const Tensor& ids) override {
-    visit_floating(weight.dtype(), "embedding", [&](auto tag) {
+  void gather_rows(const Tensor& y, const Tensor& x, const Tensor& index) override {
+    visit_floating(x.dtype(), "gather_rows", [&](auto tag) {
       using T = decltype(tag);
-      kernels::embedding_forward<T>(ids.numel(), weight.size(1), y.data<T>(), weight.data<T>(), ids.data<int64_t>(),
-                                    kDefaultStream);
+      kernels::gather_rows<T>(index.numel(), row_size(x), y.data<T>(), x.data<T>(), index.data<int64_t>(),
+                              kDefaultStream);
     });
   }
 
-  void embedding_backward(const Tensor& gw, const Tensor& gy, const Tensor& ids) override {
-    visit_floating(gw.dtype(), "embedding backward", [&](auto tag) {
+  void scatter_add_rows(const Tensor& y, const Tensor& src, const Tensor& ptr, const Tensor& order) override {
+    visit_floating(src.dtype(), "scatter_add_rows", [&](auto tag) {
       using T = decltype(tag);
-      kernels::embedding_backward<T>(gw.size(0), ids.numel(), gw.size(1), gw.data<T>(), gy.data<T>(),
-                                     ids.data<int64_t>(), kDefaultStream);
+      kernels::scatter_add_rows<T>(y.size(0), row_size(y), y.data<T>(), src.data<T>(), ptr.data<int64_t>(),
+                                   order.data<int64_t>(), kDefaultStream);
+    });
+  }
+
+  void segment_softmax(const Tensor& y, const Tensor& x, const Tensor& ptr, const Tensor& order) override {
+    visit_floating(x.dtype(), "segment_softmax", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::segment_softmax_forward<T>(ptr.numel() - 1, row_size(x), y.data<T>(), x.data<T>(), ptr.data<int64_t>(),
+                                          order.data<int64_t>(), kDefaultStream);
+    });
+  }
+
+  void segment_softmax_backward(const Tensor& gx, const Tensor& gy, const Tensor& y, const Tensor& ptr,
+                                const Tensor& order) override {
+    visit_floating(y.dtype(), "segment_softmax backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::segment_softmax_backward<T>(ptr.numel() - 1, row_size(y), gx.data<T>(), gy.data<T>(), y.data<T>(),
+                                           ptr.data<int64_t>(), order.data<int64_t>(), kDefaultStream);
     });
   }
 

@@ -149,11 +149,14 @@ Grads layer_norm(const Tensor& g, const Tensor& x, const Tensor& weight, const T
   return {gx, minidl::sum(g2 * xhat, {0}), minidl::sum(g2, {0})};
 }
 
-// Each table row gets the sum of the output rows that picked it; the ids have no gradient.
-Grads embedding(const Tensor& g, const Tensor& ids, const Shape& weight_shape) {
-  Tensor gw = Tensor::empty(weight_shape, g.dtype(), g.device());
-  backend_for(g.device()).embedding_backward(gw, minidl::contiguous(g), ids);
-  return {gw, Tensor()};
+// Gather and scatter-add are each other's adjoints; the index has no gradient.
+Grads gather_rows(const Tensor& g, const IndexGroups& groups) { return {minidl::scatter_add_rows(g, groups)}; }
+Grads scatter_add_rows(const Tensor& g, const IndexGroups& groups) { return {minidl::gather_rows(g, groups)}; }
+
+Grads segment_softmax(const Tensor& g, const Tensor& y, const IndexGroups& groups) {
+  Tensor gx = Tensor::empty(y.shape(), y.dtype(), y.device());
+  backend_for(y.device()).segment_softmax_backward(gx, minidl::contiguous(g), y, groups.ptr, groups.order);
+  return {gx};
 }
 
 // The mask regenerated from the Philox words, then softmax's rule on the saved probabilities.

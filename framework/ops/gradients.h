@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "framework/core/tensor.h"
+#include "framework/ops/ops.h"
 #include "kernels/common/attention_rules.h"
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/philox.h"
@@ -39,7 +40,9 @@ Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim);
 Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target, const Tensor& row_lse);
 Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target);
 Grads layer_norm(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd);
-Grads embedding(const Tensor& g, const Tensor& ids, const Shape& weight_shape);
+Grads gather_rows(const Tensor& g, const IndexGroups& groups);
+Grads scatter_add_rows(const Tensor& g, const IndexGroups& groups);
+Grads segment_softmax(const Tensor& g, const Tensor& y, const IndexGroups& groups);
 Grads softmax_dropout(const Tensor& g, const Tensor& probs, const SoftmaxDropoutShape& shape, const PhiloxState& state,
                       uint64_t threshold, double scale);
 Grads conv2d(const Tensor& g, const Tensor& x, const Tensor& weight, const Window2d& win, int64_t groups,

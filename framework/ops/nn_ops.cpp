@@ -1,5 +1,4 @@
-// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE, LayerNorm,
-// embedding lookup.
+// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE, LayerNorm.
 #include <cmath>
 
 #include "framework/autograd/node.h"
@@ -98,27 +97,6 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   backend_for(x.device()).layer_norm(y, mean, rstd, xc, wc, bc, eps);
   record_op("layer_norm", {x, weight, bias}, y, {xc, wc, mean, rstd}, [](const Tensor& g, const std::vector<Tensor>& s) {
     return grad::layer_norm(g, s[0], s[1], s[2], s[3]);
-  });
-  return y;
-}
-
-Tensor embedding(const Tensor& weight, const Tensor& ids) {
-  check_floating(weight, "embedding");
-  check_defined(ids, "embedding");
-  MINIDL_CHECK(weight.dim() == 2, "embedding: the table must be [vocab, dim], got {}", weight.describe());
-  MINIDL_CHECK(ids.dtype() == DType::I64, "embedding: ids must be i64, got {}", ids.describe());
-  MINIDL_CHECK(ids.device() == weight.device(), "embedding: table on {}, ids on {}", weight.device().str(),
-               ids.device().str());
-  const Tensor idc = contiguous(ids);
-  const int64_t vocab = weight.size(0);
-  for (int64_t v : idc.to_vector<int64_t>())
-    MINIDL_CHECK(v >= 0 && v < vocab, "embedding: id {} out of range: expected 0 to {}", v, vocab - 1);
-  Shape shape = ids.shape();
-  shape.push_back(weight.size(1));
-  Tensor y = Tensor::empty(shape, weight.dtype(), weight.device());
-  backend_for(weight.device()).embedding(y, contiguous(weight.detach()), idc);
-  record_op("embedding", {weight, ids}, y, {idc}, [weight_shape = weight.shape()](const Tensor& g, const std::vector<Tensor>& s) {
-    return grad::embedding(g, s[0], weight_shape);
   });
   return y;
 }

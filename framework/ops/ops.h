@@ -85,7 +85,28 @@ Tensor mse_loss(const Tensor& input, const Tensor& target);  // mean squared err
 // LayerNorm over the last dim: (x - mean) / sqrt(var + eps) * weight + bias, weight and bias
 // [last dim]; statistics summed in double.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
-// Rows of weight [vocab, dim] picked by i64 ids of any shape: ids.shape + [dim].
+
+// Row ops over an index (framework/ops/index_ops.cpp). An index [count] of values in [0, rows)
+// is grouped once: group v lists the positions holding v, in increasing position, as
+// order[ptr[v] .. ptr[v + 1]). Scatters sum each group in that order on every device, with no
+// atomics, so their results are deterministic and bit-identical across devices. A graph groups
+// its edge endpoints this way once and reuses the groups every step.
+struct IndexGroups {
+  Tensor index;  // i64 [count], contiguous
+  Tensor ptr;    // i64 [rows + 1]
+  Tensor order;  // i64 [count]
+  int64_t rows = 0;
+};
+// Groups a 1-d i64 index (a host pass; the result stays on the index's device). Errors name op.
+IndexGroups group_index(const Tensor& index, int64_t rows, const char* op = "group_index");
+// y[i, ...] = x[index[i], ...]: x [rows, ...] -> [count, ...]. The gradient scatter-adds by group.
+Tensor gather_rows(const Tensor& x, const IndexGroups& groups);
+// y[v, ...] = the sum of src[i, ...] over the positions i of group v: [count, ...] -> [rows, ...].
+Tensor scatter_add_rows(const Tensor& src, const IndexGroups& groups);
+// Softmax of scores [count, ...] over the positions of each group, separately for each trailing
+// element (graph attention: a node's weights over its in-edges, per head).
+Tensor segment_softmax(const Tensor& scores, const IndexGroups& groups);
+// Rows of weight [vocab, dim] picked by i64 ids of any shape: ids.shape + [dim] (gather_rows).
 Tensor embedding(const Tensor& weight, const Tensor& ids);
 
 // 2-D convolution and pooling over x [N, C, H, W] (framework/ops/conv_ops.cpp), with PyTorch's
