@@ -9,6 +9,7 @@ set(MINIDL_KERNEL_SOURCES
   kernels/cuda/dropout.cu
   kernels/cuda/elementwise.cu
   kernels/cuda/index_rows.cu
+  kernels/cuda/lstm.cu
   kernels/cuda/layer_norm.cu
   kernels/cuda/matmul.cu
   kernels/cuda/optim.cu

@@ -430,6 +430,25 @@ std::map<OpId, OpRecord> make_records() {
         }}},
       {{[] { layer_norm(Tensor::zeros({2, 3}), Tensor::zeros({2}), Tensor::zeros({3})); }, "must be [3]"},
        {[] { layer_norm(Tensor::zeros({2, 3}), Tensor::zeros({3}), Tensor::zeros({3}), 0.0); }, "eps = 0"}}};
+  r[OpId::LstmCell] = {
+      [](const std::vector<Tensor>& in) { return lstm_cell(in[0], in[1]); },
+      {{"batch 3, hidden 2", {values({3, 8}, 1.5), values({3, 2}, 1, 0, 2)}, [](const std::vector<Values>& in) {
+          auto sigmoid = [](double x) { return 1 / (1 + std::exp(-x)); };
+          Values out;
+          for (size_t b = 0; b < 3; ++b) {
+            Values h, c;
+            for (size_t j = 0; j < 2; ++j) {
+              const double* g = &in[0][b * 8];
+              c.push_back(sigmoid(g[2 + j]) * in[1][b * 2 + j] + sigmoid(g[j]) * std::tanh(g[4 + j]));
+              h.push_back(sigmoid(g[6 + j]) * std::tanh(c.back()));
+            }
+            out.insert(out.end(), h.begin(), h.end());
+            out.insert(out.end(), c.begin(), c.end());
+          }
+          return out;
+        }}},
+      {{[] { lstm_cell(Tensor::zeros({3, 7}), Tensor::zeros({3, 2})); }, "gates must be [3, 8]"},
+       {[] { lstm_cell(Tensor::zeros({3, 8}), Tensor::zeros({6})); }, "c_prev must be [batch, hidden]"}}};
   {
     // Rows 2 and 4 of five are never picked: their gradient must be 0.
     const std::vector<int64_t> index = {1, 3, 1, 0, 3, 1};

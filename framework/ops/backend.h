@@ -121,6 +121,11 @@ class Backend {
                           const Tensor& weight, const Tensor& bias, double eps) = 0;
   virtual void layer_norm_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                                    const Tensor& mean, const Tensor& rstd) = 0;
+  // The LSTM cell (kernels/cpu/lstm.h): gates [batch, 4 hidden], c_prev [batch, hidden], y
+  // [batch, 2 hidden] = [h | c]; all contiguous.
+  virtual void lstm_cell(const Tensor& y, const Tensor& gates, const Tensor& c_prev) = 0;
+  virtual void lstm_cell_backward(const Tensor& grad_gates, const Tensor& grad_c_prev, const Tensor& grad_y,
+                                  const Tensor& gates, const Tensor& c_prev, const Tensor& y) = 0;
   // Row ops over an index and its groups (kernels/cpu/index_rows.h), on contiguous tensors viewed
   // as rows of `cols` = numel / size(0) elements: y [count, ...] = x rows picked by index [count];
   // y [groups, ...] = src rows summed by group (ptr [groups + 1], order [count]); softmax of x

@@ -20,6 +20,7 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/index_rows.h"
 #include "kernels/cpu/layer_norm.h"
+#include "kernels/cpu/lstm.h"
 
 namespace minidl {
 
@@ -301,6 +302,32 @@ class CpuBackend final : public Backend {
                                         mean.data<T>(), rstd.data<T>());
           },
           cols);
+    });
+  }
+
+  void lstm_cell(const Tensor& y, const Tensor& gates, const Tensor& c_prev) override {
+    visit_floating(gates.dtype(), "lstm_cell", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t hidden = c_prev.size(1);
+      parallel_for(
+          c_prev.size(0),
+          [&](int64_t b, int64_t e) { cpu::lstm_cell_forward<T>(b, e, hidden, y.data<T>(), gates.data<T>(), c_prev.data<T>()); },
+          4 * hidden);
+    });
+  }
+
+  void lstm_cell_backward(const Tensor& grad_gates, const Tensor& grad_c_prev, const Tensor& grad_y,
+                          const Tensor& gates, const Tensor& c_prev, const Tensor& y) override {
+    visit_floating(gates.dtype(), "lstm_cell backward", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t hidden = c_prev.size(1);
+      parallel_for(
+          c_prev.size(0),
+          [&](int64_t b, int64_t e) {
+            cpu::lstm_cell_backward<T>(b, e, hidden, grad_gates.data<T>(), grad_c_prev.data<T>(), grad_y.data<T>(),
+                                       gates.data<T>(), c_prev.data<T>(), y.data<T>());
+          },
+          8 * hidden);
     });
   }
 

@@ -253,6 +253,24 @@ class DeviceBackend final : public Backend {
     });
   }
 
+  void lstm_cell(const Tensor& y, const Tensor& gates, const Tensor& c_prev) override {
+    visit_floating(gates.dtype(), "lstm_cell", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::lstm_cell_forward<T>(c_prev.size(0), c_prev.size(1), y.data<T>(), gates.data<T>(), c_prev.data<T>(),
+                                    kDefaultStream);
+    });
+  }
+
+  void lstm_cell_backward(const Tensor& grad_gates, const Tensor& grad_c_prev, const Tensor& grad_y,
+                          const Tensor& gates, const Tensor& c_prev, const Tensor& y) override {
+    visit_floating(gates.dtype(), "lstm_cell backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::lstm_cell_backward<T>(c_prev.size(0), c_prev.size(1), grad_gates.data<T>(), grad_c_prev.data<T>(),
+                                     grad_y.data<T>(), gates.data<T>(), c_prev.data<T>(), y.data<T>(),
+                                     kDefaultStream);
+    });
+  }
+
   void gather_rows(const Tensor& y, const Tensor& x, const Tensor& index) override {
     visit_floating(x.dtype(), "gather_rows", [&](auto tag) {
       using T = decltype(tag);

@@ -149,6 +149,14 @@ Grads layer_norm(const Tensor& g, const Tensor& x, const Tensor& weight, const T
   return {gx, minidl::sum(g2 * xhat, {0}), minidl::sum(g2, {0})};
 }
 
+// One fused kernel from [grad h | grad c] to the gate pre-activations and c_prev.
+Grads lstm_cell(const Tensor& g, const Tensor& gates, const Tensor& c_prev, const Tensor& y) {
+  Tensor grad_gates = Tensor::empty(gates.shape(), gates.dtype(), gates.device());
+  Tensor grad_c_prev = Tensor::empty(c_prev.shape(), c_prev.dtype(), c_prev.device());
+  backend_for(g.device()).lstm_cell_backward(grad_gates, grad_c_prev, minidl::contiguous(g), gates, c_prev, y);
+  return {grad_gates, grad_c_prev};
+}
+
 // Gather and scatter-add are each other's adjoints; the index has no gradient.
 Grads gather_rows(const Tensor& g, const IndexGroups& groups) { return {minidl::scatter_add_rows(g, groups)}; }
 Grads scatter_add_rows(const Tensor& g, const IndexGroups& groups) { return {minidl::gather_rows(g, groups)}; }

@@ -40,6 +40,7 @@ Grads softmax(bool log, const Tensor& g, const Tensor& y, int64_t dim);
 Grads cross_entropy(const Tensor& g, const Tensor& logits, const Tensor& target, const Tensor& row_lse);
 Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target);
 Grads layer_norm(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd);
+Grads lstm_cell(const Tensor& g, const Tensor& gates, const Tensor& c_prev, const Tensor& y);
 Grads gather_rows(const Tensor& g, const IndexGroups& groups);
 Grads scatter_add_rows(const Tensor& g, const IndexGroups& groups);
 Grads segment_softmax(const Tensor& g, const Tensor& y, const IndexGroups& groups);

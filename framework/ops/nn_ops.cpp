@@ -1,4 +1,5 @@
-// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE, LayerNorm.
+// Neural-network ops with fused kernels: softmax, log-softmax, cross-entropy, MSE, LayerNorm, the
+// LSTM cell.
 #include <cmath>
 
 #include "framework/autograd/node.h"
@@ -97,6 +98,22 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   backend_for(x.device()).layer_norm(y, mean, rstd, xc, wc, bc, eps);
   record_op("layer_norm", {x, weight, bias}, y, {xc, wc, mean, rstd}, [](const Tensor& g, const std::vector<Tensor>& s) {
     return grad::layer_norm(g, s[0], s[1], s[2], s[3]);
+  });
+  return y;
+}
+
+Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev) {
+  check_floating(gates, "lstm_cell");
+  check_compatible(gates, c_prev, "lstm_cell");
+  MINIDL_CHECK(c_prev.dim() == 2, "lstm_cell: c_prev must be [batch, hidden], got {}", c_prev.describe());
+  const int64_t batch = c_prev.size(0), hidden = c_prev.size(1);
+  MINIDL_CHECK(gates.dim() == 2 && gates.size(0) == batch && gates.size(1) == 4 * hidden,
+               "lstm_cell: gates must be [{}, {}] (batch, 4 x hidden), got {}", batch, 4 * hidden, gates.describe());
+  const Tensor gc = contiguous(gates.detach()), cc = contiguous(c_prev.detach());
+  Tensor y = Tensor::empty({batch, 2 * hidden}, gates.dtype(), gates.device());
+  backend_for(gates.device()).lstm_cell(y, gc, cc);
+  record_op("lstm_cell", {gates, c_prev}, y, {gc, cc, y}, [](const Tensor& g, const std::vector<Tensor>& s) {
+    return grad::lstm_cell(g, s[0], s[1], s[2]);
   });
   return y;
 }

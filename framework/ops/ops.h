@@ -85,6 +85,10 @@ Tensor mse_loss(const Tensor& input, const Tensor& target);  // mean squared err
 // LayerNorm over the last dim: (x - mean) / sqrt(var + eps) * weight + bias, weight and bias
 // [last dim]; statistics summed in double.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// The LSTM cell, fused: gates [batch, 4 hidden] are the pre-activations (x W_ih^T + h W_hh^T + b)
+// in PyTorch's order i, f, g, o; c = sigmoid(f) c_prev + sigmoid(i) tanh(g), h = sigmoid(o)
+// tanh(c). Returns [batch, 2 hidden] = [h | c] (slice it; framework/nn/recurrent.h does).
+Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev);
 
 // Row ops over an index (framework/ops/index_ops.cpp). An index [count] of values in [0, rows)
 // is grouped once: group v lists the positions holding v, in increasing position, as
