@@ -1,18 +1,12 @@
 #include "models/gpt.h"
 
-#include <algorithm>
 #include <cmath>
-#include <map>
-#include <numeric>
 #include <string>
 
-#include "framework/autograd/grad_mode.h"
 #include "framework/core/check.h"
-#include "framework/io/safetensors.h"
 #include "framework/nn/init.h"
 #include "framework/ops/ops.h"
 #include "framework/regularize/dropout.h"
-#include "models/classifier.h"
 #include "models/model.h"
 
 namespace minidl {
@@ -124,73 +118,6 @@ Tensor Gpt::forward(const Tensor& ids) {
   for (const auto& block : blocks_)
     if (!layer_drop(config_.layerdrop, is_training(), dropout_gen_)) x = (*block)(x);
   return matmul((*final_norm_)(x), transpose(token_table_, 0, 1));  // tied output layer
-}
-
-LoadedGpt load_gpt_file(const std::string& path, Generator& dropout_gen) {
-  const SafetensorsFile file = load_safetensors(path);
-  const auto it = file.metadata.find(kModelMetadataKey);
-  MINIDL_CHECK(it != file.metadata.end(), "{}: no '{}' metadata: not a minidl model file", path, kModelMetadataKey);
-  LoadedGpt loaded;
-  loaded.info = nlohmann::json::parse(it->second, nullptr, false);
-  MINIDL_CHECK(loaded.info.is_object() && loaded.info.value("model", "") == "gpt",
-               "{}: not a GPT model file (its metadata names model '{}')", path,
-               loaded.info.is_object() ? loaded.info.value("model", "") : "?");
-  const nlohmann::json vocab = loaded.info.value("vocab", nlohmann::json::array());
-  for (const nlohmann::json& b : vocab) {
-    MINIDL_CHECK(b.is_number_unsigned() && b.get<uint64_t>() < 256, "{}: vocabulary entry {} is not a byte", path,
-                 b.dump());
-    loaded.vocab.push_back(static_cast<uint8_t>(b.get<uint64_t>()));
-  }
-  GptConfig config;
-  try {
-    config = GptConfig::from_json(loaded.info.value("config", nlohmann::json::object()));
-  } catch (const Error& e) {
-    MINIDL_FAIL("{}: {}", path, e.what());
-  }
-  MINIDL_CHECK(config.vocab == static_cast<int64_t>(loaded.vocab.size()),
-               "{}: the config's vocabulary of {} does not match the {} stored characters", path, config.vocab,
-               loaded.vocab.size());
-  Generator init;
-  loaded.model = std::make_unique<Gpt>(config, init, dropout_gen);
-  std::map<std::string, Tensor> values;
-  for (const auto& [name, t] : file.tensors) values.emplace(name, t);
-  loaded.model->load_parameters(values, path);
-  return loaded;
-}
-
-std::vector<int64_t> generate(Gpt& model, const std::vector<int64_t>& prompt, int64_t length, double temperature,
-                              int64_t top_k, Generator& gen) {
-  const GptConfig& c = model.config();
-  MINIDL_CHECK(!prompt.empty(), "generate: the prompt must hold at least one character");
-  MINIDL_CHECK(temperature > 0 && std::isfinite(temperature), "generate: temperature = {} must be finite and > 0",
-               temperature);
-  MINIDL_CHECK(top_k >= 0 && top_k <= c.vocab, "generate: top_k = {} is outside [0, {}]", top_k, c.vocab);
-  MINIDL_CHECK(length >= 0, "generate: length = {} must be >= 0", length);
-  const Device device = model.parameters().front().device();
-  NoGradGuard no_grad;
-  const bool was_training = model.is_training();
-  model.eval();
-  std::vector<int64_t> ids = prompt;
-  for (int64_t n = 0; n < length; ++n) {
-    const int64_t t = std::min<int64_t>(static_cast<int64_t>(ids.size()), c.context);
-    const std::vector<int64_t> window(ids.end() - t, ids.end());
-    const Tensor logits = model(to_device(Tensor::from_vector(window, {1, t}), device));
-    const std::vector<float> last = to_device(contiguous(slice(reshape(logits, {t, c.vocab}), 0, t - 1, t)), kCPU)
-                                        .to_vector<float>();
-    std::vector<int64_t> order(last.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return last[a] > last[b]; });
-    order.resize(static_cast<size_t>(top_k > 0 ? top_k : c.vocab));
-    std::vector<double> weights;
-    for (int64_t v : order) weights.push_back(std::exp((last[v] - last[order.front()]) / temperature));
-    double u = static_cast<double>(gen.next_below(uint64_t{1} << 53)) / 9007199254740992.0 *
-               std::accumulate(weights.begin(), weights.end(), 0.0);
-    size_t pick = 0;
-    while (pick + 1 < weights.size() && u >= weights[pick]) u -= weights[pick++];
-    ids.push_back(order[pick]);
-  }
-  model.train(was_training);
-  return std::vector<int64_t>(ids.begin() + static_cast<std::ptrdiff_t>(prompt.size()), ids.end());
 }
 
 }  // namespace minidl

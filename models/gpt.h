@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/nn/layers.h"
-#include "framework/nn/module.h"
 #include "framework/random/generator.h"
+#include "models/language_model.h"
 
 namespace minidl {
 
@@ -34,13 +34,17 @@ struct GptConfig {
 
 class GptBlock;
 
-class Gpt : public Module {
+class Gpt : public LanguageModel {
  public:
   // Weights from init_gen; dropout masks and LayerDrop from dropout_gen (which must outlive it).
   Gpt(const GptConfig& config, Generator& init_gen, Generator& dropout_gen);
   // ids i64 [batch, T] with T <= context -> logits [batch, T, vocab].
   Tensor forward(const Tensor& ids) override;
   const GptConfig& config() const { return config_; }
+  int64_t vocab() const override { return config_.vocab; }
+  int64_t context() const override { return config_.context; }
+  std::string model_name() const override { return "gpt"; }
+  nlohmann::json config_json() const override { return config_.to_json(); }
 
  private:
   GptConfig config_;
@@ -49,21 +53,5 @@ class Gpt : public Module {
   std::vector<std::shared_ptr<GptBlock>> blocks_;
   std::shared_ptr<LayerNorm> final_norm_;
 };
-
-// A GPT model file written by `minidl train gpt --out` (model.safetensors): the model and the
-// byte vocabulary its ids index.
-struct LoadedGpt {
-  std::unique_ptr<Gpt> model;
-  std::vector<uint8_t> vocab;
-  nlohmann::json info;  // the file's metadata
-};
-// dropout_gen serves the model's dropout when it is put in training mode; it must outlive it.
-LoadedGpt load_gpt_file(const std::string& path, Generator& dropout_gen);
-
-// Autoregressive sampling in eval mode: `length` new ids after `prompt` (at least one id), each
-// drawn from softmax(logits / temperature) over the top_k most likely ids (all when top_k is 0),
-// conditioning on the last `context` ids; the draws come from gen.
-std::vector<int64_t> generate(Gpt& model, const std::vector<int64_t>& prompt, int64_t length, double temperature,
-                              int64_t top_k, Generator& gen);
 
 }  // namespace minidl

@@ -297,10 +297,99 @@ else
 fi
 expect_error "gpt heads not dividing the width" "width 16 is not divisible by heads = 3" -- train gpt --width 16 --heads 3
 expect_error "gpt missing corpus" "install the Debian package fortunes" -- train gpt --data-dir "$work/nowhere"
-expect_error "lm option for a classifier" "apply to gpt, not mlp" -- train mlp --steps 5
-expect_error "sample from a classifier" "not a GPT model file" -- sample --checkpoint "$work/a/model.safetensors"
+expect_error "lm option for a classifier" "apply to gpt and lstm, not mlp" -- train mlp --steps 5
+expect_error "sample from a classifier" "not a language model file" -- sample --checkpoint "$work/a/model.safetensors"
 expect_error "sample with a byte outside the vocabulary" "not in the model's vocabulary" -- sample --checkpoint "$work/gpt/model.safetensors" --prompt $'\x01'
 expect_error "sample temperature 0" "temperature = 0" -- sample --checkpoint "$work/gpt/model.safetensors" --temperature 0
+
+# The LSTM LM through the same loop, every dropout site and zoneout on: a tiny run trains, saves
+# and samples; the same seed gives the same losses and weights.
+lstm_args=(train lstm --steps 6 --eval-every 3 --eval-windows 4 --batch-size 4 --context 16 --layers 2 --width 16
+           --embedding-size 8 --embedding-dropout 0.1 --input-dropout 0.1 --recurrent-dropout 0.2 --dropout 0.1
+           --zoneout 0.1 --seed 4)
+for run in a b; do
+  "$minidl" "${lstm_args[@]}" --out "$work/lstm-$run" > "$work/lstm-$run.log" 2>&1 ||
+    fail "train lstm run $run: $(tail -n 3 "$work/lstm-$run.log")"
+done
+if grep -q "^validation loss [0-9.]* nats per character (unigram baseline 3.3756)" "$work/lstm-a.log" &&
+  [ -s "$work/lstm-a/model.safetensors" ]; then
+  pass "train lstm"
+else
+  fail "train lstm: $(tail -n 3 "$work/lstm-a.log")"
+fi
+losses() { grep -o 'train loss [0-9.]*  validation loss [0-9.]*' "$1"; }
+if [ -n "$(losses "$work/lstm-a.log")" ] && [ "$(losses "$work/lstm-a.log")" = "$(losses "$work/lstm-b.log")" ] &&
+  cmp -s "$work/lstm-a/model.safetensors" "$work/lstm-b/model.safetensors"; then
+  pass "train lstm: same seed, same losses and weights"
+else
+  fail "train lstm: same seed, same losses and weights"
+fi
+"$minidl" sample --checkpoint "$work/lstm-a/model.safetensors" --prompt "Q:" --length 30 --seed 3 > "$work/ls" 2>&1
+if [ "$(head -c 2 "$work/ls")" = "Q:" ] && [ "$(wc -c < "$work/ls")" -ge 33 ]; then
+  pass "sample from an lstm"
+else
+  fail "sample from an lstm: $(cat "$work/ls")"
+fi
+expect_error "gpt option for lstm" "--heads applies to gpt, not lstm" -- train lstm --heads 2
+expect_error "lstm option for gpt" "--zoneout applies to lstm, not gpt" -- train gpt --zoneout 0.1
+expect_error "lstm tied weights of unequal widths" "tied weights need the embedding width (8) to equal the LSTM width (16)" -- train lstm --width 16 --embedding-size 8 --tie-weights
+
+# The recommender on synthetic ratings: a tiny run trains, prints its baselines and writes its
+# files; the same seed gives the same metrics and weights.
+mf_args=(train mf --users 60 --items 50 --density 0.3 --rank 4 --true-rank 2 --epochs 3 --batch-size 64
+         --embedding-dropout 0.1 --seed 2)
+for run in a b; do
+  "$minidl" "${mf_args[@]}" --out "$work/mf-$run" > "$work/mf-$run.log" 2>&1 ||
+    fail "train mf run $run: $(tail -n 3 "$work/mf-$run.log")"
+done
+if grep -qE '^test RMSE [0-9.]+ \(noise floor [0-9.]+, train-mean baseline [0-9.]+\)$' "$work/mf-a.log" &&
+  [ "$(grep -c '"test_rmse"' "$work/mf-a/metrics.jsonl")" -eq 3 ] && [ -s "$work/mf-a/model.safetensors" ]; then
+  pass "train mf"
+else
+  fail "train mf: $(tail -n 3 "$work/mf-a.log")"
+fi
+if [ "$(strip_time "$work/mf-a/metrics.jsonl")" = "$(strip_time "$work/mf-b/metrics.jsonl")" ] &&
+  cmp -s "$work/mf-a/model.safetensors" "$work/mf-b/model.safetensors"; then
+  pass "train mf: same seed, same metrics and weights"
+else
+  fail "train mf: same seed, same metrics and weights"
+fi
+expect_error "mf density above 1" "ratings: density = 1.5 is outside (0, 1]" -- train mf --density 1.5
+expect_error "mf embedding dropout 1" "--embedding-dropout 1 is outside [0, 1)" -- train mf --embedding-dropout 1
+expect_error "classifier option for mf" "--dropout does not apply to mf" -- train mf --dropout 0.1
+expect_error "lm option for mf" "apply to gpt and lstm, not mf" -- train mf --steps 5
+expect_error "mf option for a classifier" "apply to mf, not mlp" -- train mlp --users 10
+expect_error "embedding dropout for a classifier" "--embedding-dropout applies to gpt, lstm and mf, not mlp" -- train mlp --embedding-dropout 0.1
+
+# Graph models: GCN labels the karate club's factions from four members; a small CSBM run is
+# deterministic and writes its files; bad edge lists and misplaced options get one-line errors.
+if "$minidl" train gcn --graph karate --device cpu > "$work/karate.log" 2>&1 &&
+  awk '/^test accuracy/ { ok = $3 >= 0.9 } END { exit !ok }' "$work/karate.log"; then
+  pass "train gcn on the karate club (>= 0.9)"
+else
+  fail "train gcn on the karate club: $(tail -n 2 "$work/karate.log")"
+fi
+graph_args=(train gat --graph csbm:nodes=200,degree=6,features=8,homophily=0.9 --epochs 5 --heads 2 --hidden 4
+            --drop-edge 0.2 --drop-node 0.1 --device cpu)
+for run in a b; do
+  "$minidl" "${graph_args[@]}" --out "$work/gat-$run" > "$work/gat-$run.log" 2>&1 ||
+    fail "train gat run $run: $(tail -n 3 "$work/gat-$run.log")"
+done
+if grep -q '^test accuracy' "$work/gat-a.log" && [ -s "$work/gat-a/model.safetensors" ] &&
+  cmp -s "$work/gat-a/model.safetensors" "$work/gat-b/model.safetensors"; then
+  pass "train gat: same seed, same weights"
+else
+  fail "train gat: same seed, same weights"
+fi
+printf '0 1\n1 2\n2 7\n' > "$work/edges.txt"
+printf '0\n1\n0\n' > "$work/labels.txt"
+expect_error "graph edge out of range" "node id 7" -- train gcn --graph "files:edges=$work/edges.txt,labels=$work/labels.txt"
+expect_error "graph spec key" "bogus" -- train gcn --graph csbm:bogus=1
+expect_error "graph homophily" "homophily" -- train gcn --graph csbm:homophily=1.5
+expect_error "drop-edge for node-mlp" "node-mlp has no edges to drop" -- train node-mlp --drop-edge 0.1
+expect_error "heads for gcn" "--heads and --attention-dropout apply to gat, not gcn" -- train gcn --heads 2
+expect_error "graph option for a classifier" "apply to gcn, gat, sage and node-mlp, not mlp" -- train mlp --graph karate
+expect_error "graph drop-edge rate" "drop-edge = 1 must be in [0, 1)" -- train gcn --drop-edge 1
 
 # minidl profile: a few steps, a table, a Chrome trace with the step, kernel and backward events.
 if "$minidl" profile mlp --steps 2 --limit-test 64 --trace "$work/trace.json" > "$work/profile.log" 2>&1 &&
@@ -312,6 +401,17 @@ else
 fi
 expect_error "profile zero steps" "--steps 0 must be positive" -- profile mlp --steps 0
 if "$minidl" bench ranges --repeats 3 | grep -q '"ranges_per_mlp_step"'; then pass "bench ranges"; else fail "bench ranges"; fi
+
+# minidl lab: the list, one tiny experiment end to end (table, verdict, JSON), an unknown name.
+if "$minidl" lab --list | grep -q "^expectation "; then pass "lab list"; else fail "lab list"; fi
+if "$minidl" lab expectation --scale tiny --device cpu --out "$work/lab" > "$work/lab.log" 2>&1 &&
+  grep -q "^verdict: " "$work/lab.log" && grep -q '"verdict"' "$work/lab/result.json" &&
+  grep -q '"scale": "tiny"' "$work/lab/result.json"; then
+  pass "lab expectation tiny"
+else
+  fail "lab expectation tiny: $(tail -n 3 "$work/lab.log")"
+fi
+expect_error "lab unknown experiment" "no experiment named 'nope'" -- lab nope
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -231,7 +231,7 @@ TEST(Gpt, ModelFileRoundTripAndGreedySampling) {
   for (uint8_t b = 'a'; b < 'a' + 11; ++b) vocab.push_back(b);
   save_model_file(path, model, {{"model", "gpt"}, {"config", model.config().to_json()}, {"vocab", vocab}});
   Generator drop2(7);
-  LoadedGpt loaded = load_gpt_file(path, drop2);
+  LoadedLanguageModel loaded = load_language_model_file(path, drop2);
   EXPECT_EQ(loaded.vocab, vocab);
   model.eval();
   loaded.model->eval();
@@ -249,7 +249,7 @@ TEST(Gpt, ModelFileRoundTripAndGreedySampling) {
     EXPECT_EQ(id, std::max_element(logits.begin(), logits.end()) - logits.begin());
     context.push_back(id);
   }
-  EXPECT_THROW(load_gpt_file(::testing::TempDir() + "/missing.safetensors", drop2), Error);
+  EXPECT_THROW(load_language_model_file(::testing::TempDir() + "/missing.safetensors", drop2), Error);
 }
 
 TEST(Gpt, RejectsBadConfigsAndInputs) {

@@ -11,6 +11,7 @@ packages=(
   libboost-context-dev
   clang lld libclang-rt-14-dev
   dataset-fashion-mnist fortunes
+  python3-matplotlib
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch python3-numpy)
 

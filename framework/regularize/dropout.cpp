@@ -144,6 +144,15 @@ Tensor embedding_dropout(const Tensor& weight, double p, bool training, Generato
   return inverted(weight, p, {weight.size(0), 1}, gen);
 }
 
+Tensor drop_edge(const Tensor& edge_weight, double p, bool training, Generator& gen) {
+  MINIDL_CHECK(edge_weight.dim() >= 1, "drop_edge: edge weights must be [edges, ...], got {}", edge_weight.describe());
+  check_p(p, "drop_edge");
+  if (!training || p == 0.0) return edge_weight;
+  Shape mask_shape(static_cast<size_t>(edge_weight.dim()), 1);
+  mask_shape[0] = edge_weight.size(0);
+  return inverted(edge_weight, p, mask_shape, gen);
+}
+
 Tensor drop_node(const Tensor& x, double p, bool training, Generator& gen) {
   MINIDL_CHECK(x.dim() == 2, "drop_node: x must be [nodes, F], got {}", x.describe());
   check_p(p, "drop_node");

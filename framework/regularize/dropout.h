@@ -61,6 +61,11 @@ Tensor zoneout(const Tensor& h_prev, const Tensor& h_new, double p, bool trainin
 // weight [V, D] dropped, the rest scaled by 1 / (1 - p); returns the masked matrix to look up.
 Tensor embedding_dropout(const Tensor& weight, double p, bool training, Generator& gen = default_generator());
 
+// DropEdge (Rong et al. 2020) on a graph's edge weights [E, ...]: one draw per edge, kept edges
+// scaled by 1 / (1 - p), so each node's weighted sum over its edges is unbiased. Each stored
+// direction of an undirected edge is drawn on its own; the layers keep self loops out of it.
+Tensor drop_edge(const Tensor& edge_weight, double p, bool training, Generator& gen = default_generator());
+
 // DropNode (Feng et al. 2020): whole node feature rows of x [nodes, F] dropped, scaled by 1 / (1 - p).
 Tensor drop_node(const Tensor& x, double p, bool training, Generator& gen = default_generator());
 

@@ -11,5 +11,6 @@ void add_rng_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_profile_command(CLI::App& app);
+void add_lab_command(CLI::App& app);
 
 }  // namespace minidl::cli

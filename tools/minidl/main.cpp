@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   minidl::cli::add_bench_command(app);
   minidl::cli::add_sample_command(app);
   minidl::cli::add_profile_command(app);
+  minidl::cli::add_lab_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help

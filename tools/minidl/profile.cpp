@@ -50,12 +50,17 @@ std::map<std::string, std::vector<Row>> summarize(const std::vector<TraceEvent>&
   return rows;
 }
 
-void run_profile(TrainOptions o, LmOptions lm, const ProfileOptions& p, const CLI::App& cmd) {
+void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphOptions& graph, const ProfileOptions& p,
+                 const CLI::App& cmd) {
   if (cmd.count("--steps") == 0) lm.steps = 10;
   MINIDL_CHECK(lm.steps > 0, "--steps {} must be positive", lm.steps);
   if (is_language_model(o.model)) {
     lm.eval_every = lm.steps;
     lm.eval_windows = std::min<int64_t>(lm.eval_windows, 8);
+  } else if (is_graph_model(o.model)) {
+    o.stop_after_steps = lm.steps;  // full-batch: a step is an epoch
+  } else if (is_recommender(o.model)) {
+    o.stop_after_steps = lm.steps;
   } else {
     o.epochs = 1;
     o.limit_train = lm.steps * o.batch_size;
@@ -63,7 +68,7 @@ void run_profile(TrainOptions o, LmOptions lm, const ProfileOptions& p, const CL
   }
   o.out.clear();
   start_recording();
-  run_train_command(o, lm, cmd);
+  run_train_command(o, lm, mf, graph, cmd);
   const std::vector<TraceEvent> events = stop_recording();
   write_chrome_trace(events, p.trace);
 
@@ -101,12 +106,14 @@ void run_profile(TrainOptions o, LmOptions lm, const ProfileOptions& p, const CL
 void add_profile_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   auto lm = std::make_shared<LmOptions>();
+  auto mf = std::make_shared<MfOptions>();
+  auto graph = std::make_shared<GraphOptions>();
   auto p = std::make_shared<ProfileOptions>();
   CLI::App* cmd = app.add_subcommand("profile", "Profile a few training steps of a model (train's options; --steps)");
-  add_train_options(cmd, o.get(), lm.get());
+  add_train_options(cmd, o.get(), lm.get(), mf.get(), graph.get());
   cmd->add_option("--trace", p->trace, "where to write the Chrome trace JSON")->capture_default_str();
   cmd->add_option("--top", p->top, "rows per table")->capture_default_str();
-  cmd->callback([o, lm, p, cmd] { run_profile(*o, *lm, *p, *cmd); });
+  cmd->callback([o, lm, mf, graph, p, cmd] { run_profile(*o, *lm, *mf, *graph, *p, *cmd); });
 }
 
 }  // namespace minidl::cli

@@ -1,4 +1,4 @@
-// `minidl sample --checkpoint F`: text from a GPT trained by `minidl train gpt --out DIR`.
+// `minidl sample --checkpoint F`: text from a language model trained by `minidl train gpt|lstm --out DIR`.
 #include <fmt/format.h>
 
 #include <memory>
@@ -7,7 +7,7 @@
 #include "framework/core/device.h"
 #include "framework/io/text_corpus.h"
 #include "framework/ops/backend.h"
-#include "models/gpt.h"
+#include "models/language_model.h"
 #include "tools/minidl/commands.h"
 
 namespace minidl::cli {
@@ -42,7 +42,7 @@ void run_sample(const SampleOptions& o) {
   const Device device = Device::parse(o.device);
   backend_for(device);
   Generator dropout_gen(o.seed, 2), sample_gen(o.seed, 5);
-  LoadedGpt loaded = load_gpt_file(o.checkpoint, dropout_gen);
+  LoadedLanguageModel loaded = load_language_model_file(o.checkpoint, dropout_gen);
   loaded.model->to(device);
   const std::string prompt = unescape(o.prompt);
   const std::vector<int64_t> ids = encode(prompt, loaded.vocab).to_vector<int64_t>();
@@ -54,8 +54,10 @@ void run_sample(const SampleOptions& o) {
 
 void add_sample_command(CLI::App& app) {
   auto o = std::make_shared<SampleOptions>();
-  CLI::App* cmd = app.add_subcommand("sample", "Generate text with a GPT trained by minidl train gpt");
-  cmd->add_option("--checkpoint", o->checkpoint, "model.safetensors written by minidl train gpt --out")->required();
+  CLI::App* cmd =
+      app.add_subcommand("sample", "Generate text with a language model trained by minidl train gpt or lstm");
+  cmd->add_option("--checkpoint", o->checkpoint, "model.safetensors written by minidl train gpt|lstm --out")
+      ->required();
   cmd->add_option("--prompt", o->prompt, "text to continue (\\n for a newline)")->capture_default_str();
   cmd->add_option("--length", o->length, "characters to generate")->capture_default_str();
   cmd->add_option("--temperature", o->temperature, "softmax temperature (> 0)")->capture_default_str();

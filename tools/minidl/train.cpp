@@ -35,6 +35,7 @@
 #include "tools/minidl/commands.h"
 #include "framework/core/profiler.h"
 #include "tools/minidl/progress.h"
+#include "tools/minidl/train_graph.h"
 #include "tools/minidl/train_lm.h"
 #include "tools/minidl/train_options.h"
 
@@ -284,8 +285,8 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
 
 }  // namespace
 
-void add_train_options(CLI::App* cmd, TrainOptions* o, LmOptions* lm) {
-  cmd->add_option("model", o->model, "model to train: one of " + model_names() + ", gpt")->capture_default_str();
+void add_train_options(CLI::App* cmd, TrainOptions* o, LmOptions* lm, MfOptions* mf, GraphOptions* graph) {
+  cmd->add_option("model", o->model, "model to train: one of " + model_names() + ", gpt, lstm, mf, gcn, gat, sage, node-mlp")->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "training epochs")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of initialization, shuffling and dropout")->capture_default_str();
   cmd->add_option("--out", o->out,
@@ -303,6 +304,10 @@ void add_train_options(CLI::App* cmd, TrainOptions* o, LmOptions* lm) {
                       dropout_variant_names(activation_dropout_variants()) +
                       ", or dropconnect on the hidden weights); for cnn and resnet also one for feature maps (" +
                       dropout_variant_names(feature_map_dropout_variants()) + "); p alone means dropout:p")
+      ->capture_default_str();
+  cmd->add_option("--embedding-dropout", o->embedding_dropout,
+                  "gpt, lstm and mf: drop whole rows of the embedding tables (the language models' token tables, "
+                  "mf's factor tables)")
       ->capture_default_str();
   cmd->add_option("--stochastic-depth", o->stochastic_depth,
                   "resnet: drop residual branches per sample, block l of L with p * l / L")
@@ -337,22 +342,40 @@ void add_train_options(CLI::App* cmd, TrainOptions* o, LmOptions* lm) {
                   "also write the metrics (and the gradient norm and dropout keep rate) to a TensorBoard event file "
                   "in DIR, at the steps metrics.jsonl records (per epoch without --log-every)");
   add_lm_options(*cmd, *lm);
+  add_mf_options(*cmd, *mf);
+  add_graph_options(*cmd, *graph);
 }
 
-void run_train_command(const TrainOptions& o, const LmOptions& lm, const CLI::App& cmd) {
+void run_train_command(const TrainOptions& o, const LmOptions& lm, const MfOptions& mf, const GraphOptions& graph,
+                       const CLI::App& cmd) {
   if (is_language_model(o.model)) return run_train_lm(o, lm, cmd);
+  if (is_recommender(o.model)) return run_train_mf(o, mf, cmd);
+  if (is_graph_model(o.model)) return run_train_graph(o, graph, cmd);
   run_train(o, cmd);
 }
 
 void add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   auto lm = std::make_shared<LmOptions>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST or, for gpt, on the fortunes corpus");
-  add_train_options(cmd, o.get(), lm.get());
-  cmd->callback([o, lm, cmd] {
-    MINIDL_CHECK(is_language_model(o->model) || !lm_options_given(*cmd),
-                 "the language-model options (--steps, --context, ...) apply to gpt, not {}", o->model);
-    run_train_command(*o, *lm, *cmd);
+  auto mf = std::make_shared<MfOptions>();
+  auto graph = std::make_shared<GraphOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train a model on Fashion-MNIST, gpt or lstm on the fortunes corpus, or mf on synthetic ratings");
+  add_train_options(cmd, o.get(), lm.get(), mf.get(), graph.get());
+  cmd->callback([o, lm, mf, graph, cmd] {
+    MINIDL_CHECK(is_language_model(o->model) ||
+                     !lm_options_given(*cmd, is_graph_model(o->model) ? lm_options_of_graph_models()
+                                                                       : std::vector<std::string>{}),
+                 "the language-model options (--steps, --context, ...) apply to gpt and lstm, not {}", o->model);
+    MINIDL_CHECK(is_recommender(o->model) || !mf_options_given(*cmd),
+                 "the recommender options (--users, --items, --rank, ...) apply to mf, not {}", o->model);
+    MINIDL_CHECK(is_language_model(o->model) || is_recommender(o->model) || cmd->count("--embedding-dropout") == 0,
+                 "--embedding-dropout applies to gpt, lstm and mf, not {}", o->model);
+    MINIDL_CHECK(is_graph_model(o->model) || !graph_options_given(*cmd),
+                 "the graph options (--graph, --hidden, --drop-edge, --drop-node) apply to gcn, gat, sage and "
+                 "node-mlp, not {}",
+                 o->model);
+    run_train_command(*o, *lm, *mf, *graph, *cmd);
   });
 }
 

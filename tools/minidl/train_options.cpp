@@ -186,12 +186,7 @@ const std::vector<std::pair<std::string, ScheduleFactory>>& schedules() {
 
 std::string schedule_names() { return names_of(schedules()); }
 
-void validate(const TrainOptions& o) {
-  default_model_config(o.model);  // fails for an unknown model, listing the known ones
-  MINIDL_CHECK(o.stochastic_depth >= 0 && o.stochastic_depth < 1, "--stochastic-depth {} is outside [0, 1)",
-               o.stochastic_depth);
-  MINIDL_CHECK(o.stochastic_depth == 0 || o.model.rfind("resnet", 0) == 0,
-               "--stochastic-depth applies to resnet20 and resnet18, not {}", o.model);
+void validate_optimization(const TrainOptions& o) {
   MINIDL_CHECK(find_in(optimizers(), o.optimizer) != nullptr, "unknown --optimizer '{}': expected one of {}", o.optimizer,
                optimizer_names());
   MINIDL_CHECK(o.epochs > 0, "--epochs {} must be positive", o.epochs);
@@ -200,11 +195,7 @@ void validate(const TrainOptions& o) {
   MINIDL_CHECK(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay {} must be finite and >= 0",
                o.weight_decay);
   MINIDL_CHECK(std::isfinite(o.momentum) && o.momentum >= 0, "--momentum {} must be finite and >= 0", o.momentum);
-  parse_dropout_spec(o.dropout);
-  for (const std::string& spec : o.regs) make_regularizer(spec);  // checks each spec
-  MINIDL_CHECK(o.limit_train >= 0, "--limit-train {} must be >= 0", o.limit_train);
   MINIDL_CHECK(o.warmup_steps >= 0, "--warmup-steps {} must be >= 0", o.warmup_steps);
-  MINIDL_CHECK(o.limit_test >= 0, "--limit-test {} must be >= 0", o.limit_test);
   MINIDL_CHECK(find_in(schedules(), o.schedule) != nullptr, "unknown --schedule '{}': expected one of {}", o.schedule,
                schedule_names());
   MINIDL_CHECK(o.schedule != "onecycle" || o.warmup_steps == 0,
@@ -213,12 +204,25 @@ void validate(const TrainOptions& o) {
   MINIDL_CHECK(o.lr_step_size >= 0, "--lr-step-size {} must be >= 0", o.lr_step_size);
   MINIDL_CHECK(std::isfinite(o.lr_gamma) && o.lr_gamma > 0, "--lr-gamma {} must be a positive finite number",
                o.lr_gamma);
+  MINIDL_CHECK(o.log_every >= 0, "--log-every {} must be >= 0", o.log_every);
+  backend_for(Device::parse(o.device));  // fails now, with the reason, when the device is not available
+}
+
+void validate(const TrainOptions& o) {
+  default_model_config(o.model);  // fails for an unknown model, listing the known ones
+  MINIDL_CHECK(o.stochastic_depth >= 0 && o.stochastic_depth < 1, "--stochastic-depth {} is outside [0, 1)",
+               o.stochastic_depth);
+  MINIDL_CHECK(o.stochastic_depth == 0 || o.model.rfind("resnet", 0) == 0,
+               "--stochastic-depth applies to resnet20 and resnet18, not {}", o.model);
+  parse_dropout_spec(o.dropout);
+  for (const std::string& spec : o.regs) make_regularizer(spec);  // checks each spec
+  MINIDL_CHECK(o.limit_train >= 0, "--limit-train {} must be >= 0", o.limit_train);
+  MINIDL_CHECK(o.limit_test >= 0, "--limit-test {} must be >= 0", o.limit_test);
   MINIDL_CHECK(o.checkpoint_every >= 0, "--checkpoint-every {} must be >= 0", o.checkpoint_every);
   MINIDL_CHECK(o.stop_after_steps >= 0, "--stop-after-steps {} must be >= 0", o.stop_after_steps);
-  MINIDL_CHECK(o.log_every >= 0, "--log-every {} must be >= 0", o.log_every);
   MINIDL_CHECK(!o.out.empty() || (o.checkpoint_every == 0 && o.stop_after_steps == 0),
                "--checkpoint-every and --stop-after-steps write checkpoints: they need --out DIR");
-  backend_for(Device::parse(o.device));  // fails now, with the reason, when the device is not available
+  validate_optimization(o);
 }
 
 Json model_config(const TrainOptions& o) {

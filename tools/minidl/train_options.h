@@ -50,12 +50,18 @@ struct TrainOptions {
   // config, so checkpoints written before the option existed still resume, and a resumed run
   // logs where its own command line says.
   std::string tensorboard;
+  // gpt, lstm and mf: whole rows of their embedding tables dropped in training. None of them
+  // resumes from a checkpoint, so it is outside the saved config.
+  double embedding_dropout = 0;
 };
 
 using Json = nlohmann::json;
 
 // Each check of the options, one clear error per bad value; also fails when the device is missing.
 void validate(const TrainOptions& o);
+// The checks of the options every trainer shares (optimizer, schedule, epochs, batch, device):
+// part of validate(), and all of it for the models that take no classifier options.
+void validate_optimization(const TrainOptions& o);
 // The options that define the run, as saved in its checkpoints.
 Json config_to_json(const TrainOptions& o);
 // --resume: the run's config comes from the checkpoint. A config flag given on the command line

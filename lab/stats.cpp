@@ -1,0 +1,64 @@
+#include "lab/stats.h"
+
+#include <cmath>
+
+#include "framework/core/check.h"
+#include "framework/ops/ops.h"
+
+namespace minidl::lab {
+
+void Moments::add(double x) {
+  const double d = x - centre, d2 = d * d;
+  ++n;
+  s1 += d;
+  s2 += d2;
+  s3 += d2 * d;
+  s4 += d2 * d2;
+}
+
+void Moments::add(const std::vector<double>& xs) {
+  for (double x : xs) add(x);
+}
+
+double Moments::mean() const { return centre + s1 / static_cast<double>(n); }
+
+double Moments::variance() const {
+  MINIDL_CHECK(n >= 2, "Moments: variance needs at least 2 samples, got {}", n);
+  const double nn = static_cast<double>(n), m1 = s1 / nn;
+  return (s2 - nn * m1 * m1) / (nn - 1.0);
+}
+
+double Moments::mean_std_error() const { return std::sqrt(variance() / static_cast<double>(n)); }
+
+double Moments::variance_std_error() const {
+  const double nn = static_cast<double>(n), m1 = s1 / nn, m2 = s2 / nn, m3 = s3 / nn, m4 = s4 / nn;
+  // The 4th central moment from the raw moments about the centre.
+  const double central4 = m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1 * m1 * m1 * m1;
+  const double var = m2 - m1 * m1;
+  return std::sqrt(std::max(central4 - var * var, 0.0) / nn);
+}
+
+std::vector<double> host_values(const Tensor& x) {
+  return contiguous(to_dtype(to_device(x.detach(), kCPU), DType::F64)).to_vector<double>();
+}
+
+double z_score(double measured, double expected, double std_error) {
+  const double diff = measured - expected;
+  if (std_error > 0) return diff / std_error;
+  return diff == 0 ? 0.0 : (diff > 0 ? INFINITY : -INFINITY);
+}
+
+Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
+  MINIDL_CHECK(x.size() == y.size() && x.size() >= 2, "fit_line: needs >= 2 points of x and y, got {} and {}", x.size(),
+               y.size());
+  const double n = static_cast<double>(x.size());
+  double sx = 0, sy = 0;
+  for (size_t i = 0; i < x.size(); ++i) sx += x[i], sy += y[i];
+  const double mx = sx / n, my = sy / n;
+  double sxx = 0, sxy = 0;
+  for (size_t i = 0; i < x.size(); ++i) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
+  const double slope = sxy / sxx;
+  return {slope, my - slope * mx};
+}
+
+}  // namespace minidl::lab
