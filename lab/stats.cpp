@@ -48,6 +48,13 @@ double z_score(double measured, double expected, double std_error) {
   return diff == 0 ? 0.0 : (diff > 0 ? INFINITY : -INFINITY);
 }
 
+MeanStd mean_std(const std::vector<double>& values) {
+  MINIDL_CHECK(!values.empty(), "mean_std: no values");
+  Moments moments;
+  moments.add(values);
+  return {moments.mean(), values.size() > 1 ? std::sqrt(moments.variance()) : 0.0};
+}
+
 Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   MINIDL_CHECK(x.size() == y.size() && x.size() >= 2, "fit_line: needs >= 2 points of x and y, got {} and {}", x.size(),
                y.size());

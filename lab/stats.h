@@ -30,6 +30,12 @@ std::vector<double> host_values(const Tensor& x);
 // (measured - expected) / std_error, 0 when both differences and the error vanish.
 double z_score(double measured, double expected, double std_error);
 
+// Mean and sample standard deviation of a few values, e.g. a metric over seeds (std 0 for one).
+struct MeanStd {
+  double mean = 0, std = 0;
+};
+MeanStd mean_std(const std::vector<double>& values);
+
 // Least-squares slope and intercept of y on x.
 struct Line {
   double slope = 0, intercept = 0;

@@ -1,0 +1,48 @@
+// Classifiers for the lab's trained experiments: a Fashion-MNIST subset, loaded once per process,
+// and a plain mini-batch loop with the hooks experiments vary (a perturbation of the inputs, a
+// constraint after each step). `minidl train` has the full loop (schedules, checkpoints, logs);
+// an experiment needs only this much, and keeps its runs short enough for `minidl lab all`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "framework/nn/module.h"
+#include "framework/random/generator.h"
+
+namespace minidl::lab {
+
+struct ClassificationData {
+  Tensor train_x, train_y, test_x, test_y;  // CPU: f32 rows [N, 784], i64 labels [N]
+};
+
+// The first train_size training and test_size test images of Fashion-MNIST from the Debian
+// package's directory (kDefaultFashionMnistDir), normalized as `minidl train` does.
+ClassificationData fashion_mnist_subset(int64_t train_size, int64_t test_size);
+
+struct FitOptions {
+  int64_t epochs = 5;
+  int64_t batch_size = 128;
+  double learning_rate = 1e-3;  // Adam
+  double weight_decay = 0;      // Adam's L2 term
+  // Applied to each training batch on the model's device before the forward pass; none if empty.
+  std::function<Tensor(const Tensor&)> transform_inputs;
+  // Called after each optimizer step, e.g. a max-norm projection; none if empty.
+  std::function<void(Module&)> after_step;
+};
+
+// Trains the model (in train mode) with Adam on cross-entropy over mini-batches shuffled by
+// shuffle_gen; returns the mean training loss of the last epoch.
+double fit_classifier(Module& model, const Tensor& inputs, const Tensor& labels, const FitOptions& options,
+                      Generator& shuffle_gen);
+
+// Softmax probabilities [N, classes] on the CPU as doubles, row-major, from batches of the
+// model's forward pass in its current mode (eval: deterministic; train: one dropout sample).
+std::vector<double> predicted_probabilities(Module& model, const Tensor& inputs, int64_t batch_size = 1000);
+
+// The fraction of rows of probabilities [N, classes] whose argmax equals the label.
+double accuracy_of(const std::vector<double>& probabilities, const Tensor& labels);
+
+}  // namespace minidl::lab
