@@ -129,6 +129,13 @@ for variant in $("$minidl" train --help | tr -d '\n' | sed -n 's/.*dropout varia
 done
 expect_error "unknown dropout variant" "unknown dropout variant 'nope'" -- train mlp --dropout nope:0.1
 expect_error "dropout spec p above 1" "outside [0, 1]" -- train mlp --dropout alpha:1.5
+# p = 1 trains (zeros pass, gradients are zero) but says once that no signal passes.
+if "$minidl" train mlp --dropout 1 --epochs 1 --limit-train 256 --limit-test 100 --batch-size 64 \
+     > "$work/p1.out" 2> "$work/p1.err" && [ "$(grep -c 'no signal passes' "$work/p1.err")" -eq 1 ]; then
+  pass "train with --dropout 1 warns once"
+else
+  fail "train with --dropout 1 warns once: $(cat "$work/p1.err")"
+fi
 
 # The standard and the 1-bit-mask dropout draw the same masks: identical training.
 for variant in dropout dropout-packed; do

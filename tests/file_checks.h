@@ -1,5 +1,5 @@
-// Pieces the file-handling suites share: an error check that names the expected phrases, and a
-// temporary directory removed with its contents at the end of a test.
+// Pieces the suites share: error checks that name the expected phrases, and a temporary directory
+// removed with its contents at the end of a test.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,11 @@ void throws_mentioning(Fn&& fn, std::initializer_list<std::string> phrases) {
 }
 
 #define EXPECT_ERROR(stmt, ...) EXPECT_THROW(throws_mentioning([&] { stmt; }, {__VA_ARGS__}), Error)
+
+// The same for a callable: fn throws one line of minidl::Error mentioning phrase.
+inline void expect_error(const std::function<void()>& fn, const std::string& phrase) {
+  EXPECT_THROW(throws_mentioning(fn, {phrase}), Error);
+}
 
 // A fresh directory under the test temp dir, removed with everything in it at the end of the test.
 class TempDir {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "framework/autograd/gradcheck.h"
+#include "framework/core/warning.h"
 #include "framework/ops/ops.h"
 #include "framework/regularize/dropout.h"
 #include "framework/regularize/dropout_layers.h"
@@ -172,11 +173,37 @@ TEST_P(DropoutVariant, PZeroIsTheIdentityAndPOneDropsEverythingWithZeroGradients
     EXPECT_EQ(values_of(v().fn(x, 0.0, true, gen)), values_of(x));
   }
   if (!v().p1_gives_zeros) return;
+  const WarningCapture warnings;
   Tensor leaf = x.detach().requires_grad_(true);
   const Tensor y = v().fn(leaf, 1.0, true, gen);
   for (double value : values_of(y)) ASSERT_EQ(value, 0.0);
   sum(y).backward();
   for (double g : values_of(leaf.grad())) ASSERT_EQ(g, 0.0);  // and so neither NaN nor infinite
+  // Allowed, but no signal passes: the user is told so.
+  ASSERT_EQ(warnings.messages().size(), 1u);
+  EXPECT_NE(warnings.messages()[0].find("p = 1 in training drops everything"), std::string::npos)
+      << warnings.messages()[0];
+}
+
+TEST(DropoutWarning, OnlyPOneInTrainingWarnsOncePerOpNamingIt) {
+  const Tensor x = inputs({16});
+  Generator gen(3);
+  const WarningCapture warnings;
+  dropout(x, 1.0, false, gen);  // eval: the identity, the signal passes
+  dropout(x, 0.5, true, gen);
+  EXPECT_TRUE(warnings.messages().empty());
+  dropout(x, 1.0, true, gen);
+  dropout(x, 1.0, true, gen);
+  drop_node(reshape(x, {8, 2}), 1.0, true, gen);
+  ASSERT_EQ(warnings.messages().size(), 2u);
+  EXPECT_EQ(warnings.messages()[0].rfind("dropout: ", 0), 0u) << warnings.messages()[0];
+  EXPECT_EQ(warnings.messages()[1].rfind("drop_node: ", 0), 0u) << warnings.messages()[1];
+  {
+    const WarningCapture inner;  // sees the message again, and takes it from the outer capture
+    dropout(x, 1.0, true, gen);
+    EXPECT_EQ(inner.messages().size(), 1u);
+  }
+  EXPECT_EQ(warnings.messages().size(), 2u);
 }
 
 TEST_P(DropoutVariant, EvalModeFollowsThePaper) {

@@ -18,18 +18,10 @@
 #include "framework/optim/optimizers.h"
 #include "framework/regularize/dropout.h"
 #include "models/mf.h"
+#include "tests/file_checks.h"
 
 namespace minidl {
 namespace {
-
-void expect_error(const std::function<void()>& fn, const std::string& phrase) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing '" << phrase << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos) << e.what();
-  }
-}
 
 RatingsConfig small_config() {
   RatingsConfig c;

@@ -18,6 +18,7 @@
 #include "framework/ops/ops.h"
 #include "framework/optim/clip.h"
 #include "framework/optim/optimizers.h"
+#include "tests/file_checks.h"
 
 namespace minidl {
 namespace {
@@ -322,15 +323,6 @@ TEST(OptimizerState, LambTrustRatioIsOneForAZeroParameter) {
 }
 
 // ---- hyper-parameter validation
-
-void expect_error(const std::function<void()>& fn, const std::string& phrase) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing '" << phrase << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos) << e.what();
-  }
-}
 
 TEST(OptimizerValidation, InvalidHyperParametersNameTheValueAndTheRange) {
   Tensor p = Tensor::zeros({2});

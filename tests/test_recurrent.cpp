@@ -18,6 +18,8 @@
 #include "framework/optim/optimizers.h"
 #include "models/classifier.h"
 #include "models/lstm_lm.h"
+#include "tests/file_checks.h"
+#include "tests/language_model_checks.h"
 #include "tests/launch_policy_test.h"
 
 namespace minidl {
@@ -33,15 +35,6 @@ Tensor random_values(const Shape& shape, uint32_t seed, DType dtype = DType::F64
 
 std::vector<double> values(const Tensor& t) {
   return to_dtype(to_device(contiguous(t), kCPU), DType::F64).to_vector<double>();
-}
-
-void expect_error(const std::function<void()>& fn, const std::string& phrase) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing '" << phrase << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos) << e.what();
-  }
 }
 
 // The reference: one LSTM layer after another in plain loops over doubles, every matrix row-major.
@@ -372,23 +365,9 @@ TEST(LstmLm, TrainingLearnsARepeatingText) {
   LstmLmConfig c = tiny_config();
   c.embedding_dropout = 0.05;
   c.regularization = {.input_dropout = 0.1, .recurrent_dropout = 0.1, .output_dropout = 0.1, .zoneout = 0.05};
-  Generator init(3), drop(4), batches(5);
+  Generator init(3), drop(4);
   LstmLm model(c, init, drop);
-  std::vector<int64_t> text;
-  for (int i = 0; i < 400; ++i) text.push_back(i % 5 == 4 ? 10 : (i / 5) % 4);  // "abc?" patterns
-  const Tensor ids = Tensor::from_vector(text, {static_cast<int64_t>(text.size())});
-  AdamW optimizer(model.parameters(), AdamWOptions{.lr = 1e-2, .weight_decay = 0.0});
-  double first = 0, last = 0;
-  for (int step = 0; step < 150; ++step) {
-    const TextBatch batch = sample_windows(ids, 8, c.context, batches);
-    optimizer.zero_grad();
-    Tensor loss = cross_entropy(reshape(model(batch.inputs), {8 * c.context, c.vocab}), reshape(batch.targets, {-1}));
-    loss.backward();
-    optimizer.step();
-    (step == 0 ? first : last) = loss.item();
-  }
-  EXPECT_NEAR(first, std::log(11.0), 0.3) << "an untrained model predicts about uniformly";
-  EXPECT_LT(last, 0.6) << "after 150 steps on a text with a period of 20 characters";
+  expect_learns_repeating_text(model, 1e-2);
 }
 
 TEST(LstmLm, TorchNamesModelFilesAndTiedWeights) {

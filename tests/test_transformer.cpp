@@ -17,6 +17,7 @@
 #include "framework/ops/ops.h"
 #include "models/classifier.h"
 #include "models/gpt.h"
+#include "tests/language_model_checks.h"
 #include "tests/launch_policy_test.h"
 
 namespace minidl {
@@ -204,23 +205,9 @@ TEST(Gpt, LaterTokensDoNotChangeEarlierLogits) {
 TEST(Gpt, TrainingLearnsARepeatingText) {
   GptConfig c = tiny_config();
   c.dropout = c.attention_dropout = 0.1;
-  Generator init(3), drop(4), batches(5);
+  Generator init(3), drop(4);
   Gpt model(c, init, drop);
-  std::vector<int64_t> text;
-  for (int i = 0; i < 400; ++i) text.push_back(i % 5 == 4 ? 10 : (i / 5) % 4);  // "abc?" patterns
-  const Tensor ids = Tensor::from_vector(text, {static_cast<int64_t>(text.size())});
-  AdamW optimizer(model.parameters(), AdamWOptions{.lr = 3e-3, .weight_decay = 0.0});
-  double first = 0, last = 0;
-  for (int step = 0; step < 150; ++step) {
-    const TextBatch batch = sample_windows(ids, 8, c.context, batches);
-    optimizer.zero_grad();
-    Tensor loss = cross_entropy(reshape(model(batch.inputs), {8 * c.context, c.vocab}), reshape(batch.targets, {-1}));
-    loss.backward();
-    optimizer.step();
-    (step == 0 ? first : last) = loss.item();
-  }
-  EXPECT_NEAR(first, std::log(11.0), 0.3) << "an untrained model predicts about uniformly";
-  EXPECT_LT(last, 0.6) << "after 150 steps on a text with a period of 20 characters";
+  expect_learns_repeating_text(model, 3e-3);
 }
 
 TEST(Gpt, ModelFileRoundTripAndGreedySampling) {

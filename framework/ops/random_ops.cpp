@@ -15,10 +15,6 @@ namespace minidl {
 
 namespace {
 
-void check_probability(double p, const char* op) {
-  MINIDL_CHECK(p >= 0.0 && p <= 1.0, "{}: p = {} is outside [0, 1]", op, p);
-}
-
 void check_finite(double value, const char* op, const char* what) {
   MINIDL_CHECK(std::isfinite(value), "{}: {} = {} must be finite", op, what, value);
 }
@@ -51,7 +47,8 @@ Tensor bernoulli(const char* name, const Tensor& x, double p, const DropoutAffin
 
 Tensor bernoulli_dropout(const Tensor& x, double p, const DropoutAffine& rule, const Shape& mask_shape, Generator& gen) {
   check_floating(x, "bernoulli_dropout");
-  check_probability(p, "bernoulli_dropout");
+  // The building block of the named variants, which warn about p = 1 under their own names.
+  check_drop_probability(p, false, "bernoulli_dropout");
   for (double v : {rule.keep_scale, rule.keep_shift, rule.drop_value}) check_finite(v, "bernoulli_dropout", "rule value");
   MINIDL_CHECK(mask_shape.size() == x.shape().size(),
                "bernoulli_dropout: mask shape {} must have x's rank {} (x is {})", shape_str(mask_shape), x.dim(),
@@ -65,14 +62,14 @@ Tensor bernoulli_dropout(const Tensor& x, double p, const DropoutAffine& rule, c
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   check_floating(x, "dropout");
-  check_probability(p, "dropout");
+  check_drop_probability(p, training, "dropout");
   if (!training || p == 0.0) return x;
   return bernoulli("dropout", x, p, DropoutAffine{inverted_scale(p), 0, 0}, x.shape(), gen);
 }
 
 Tensor dropout_packed(const Tensor& x, double p, bool training, Generator& gen) {
   check_floating(x, "dropout_packed");
-  check_probability(p, "dropout_packed");
+  check_drop_probability(p, training, "dropout_packed");
   if (!training || p == 0.0) return x;
   const double scale = inverted_scale(p);
   const PhiloxState state = gen.reserve(static_cast<uint64_t>(x.numel()));
@@ -118,7 +115,7 @@ double dropblock_gamma(double p, int64_t block, int64_t height, int64_t width) {
 
 Tensor dropblock(const Tensor& x, double p, int64_t block, bool training, Generator& gen) {
   check_floating(x, "dropblock");
-  check_probability(p, "dropblock");
+  check_drop_probability(p, training, "dropblock");
   MINIDL_CHECK(x.dim() >= 2, "dropblock: x must be [..., H, W], got {}", x.describe());
   const int64_t height = x.size(-2), width = x.size(-1);
   MINIDL_CHECK(block >= 1 && block % 2 == 1, "dropblock: block_size = {} must be odd and >= 1 (blocks are centred)",
@@ -169,7 +166,7 @@ Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& 
   check_floating(x, "bias_dropout_residual");
   check_compatible(x, bias, "bias_dropout_residual");
   check_compatible(x, residual, "bias_dropout_residual");
-  check_probability(p, "bias_dropout_residual");
+  check_drop_probability(p, training, "bias_dropout_residual");
   MINIDL_CHECK(x.dim() >= 1 && bias.dim() == 1 && bias.size(0) == x.size(-1),
                "bias_dropout_residual: bias must be [{}] (x's last dim), got {}", x.dim() >= 1 ? x.size(-1) : 0,
                bias.describe());
@@ -192,7 +189,7 @@ Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& 
 
 Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool training, Generator& gen) {
   check_floating(scores, "softmax_dropout");
-  check_probability(p, "softmax_dropout");
+  check_drop_probability(p, training, "softmax_dropout");
   MINIDL_CHECK(scores.dim() >= 2 && scores.size(-1) > 0, "softmax_dropout: expected scores [..., queries, keys], got {}",
                scores.describe());
   const SoftmaxDropoutShape shape{scores.size(-1), scores.size(-2), causal, training && p > 0};

@@ -3,13 +3,12 @@
 #include <cmath>
 
 #include "framework/core/check.h"
+#include "framework/ops/checks.h"
 #include "framework/ops/ops.h"
 
 namespace minidl {
 
 namespace {
-
-void check_p(double p, const char* what) { MINIDL_CHECK(p >= 0.0 && p <= 1.0, "{}: p = {} is outside [0, 1]", what, p); }
 
 double inverted_scale(double p) { return p < 1.0 ? 1.0 / (1.0 - p) : 0.0; }
 
@@ -36,7 +35,7 @@ DropoutAffine alpha_rule(double p) {
 }
 
 Tensor alpha_family(const Tensor& x, double p, bool training, const Shape& mask_shape, Generator& gen, const char* what) {
-  check_p(p, what);
+  check_drop_probability(p, training, what);
   if (!training || p == 0.0) return x;
   if (p == 1.0) return mul(x, 0.0);  // every unit at alpha' then mapped by a = 0: zeros, as torch
   return bernoulli_dropout(x, p, alpha_rule(p), mask_shape, gen);
@@ -45,7 +44,7 @@ Tensor alpha_family(const Tensor& x, double p, bool training, const Shape& mask_
 }  // namespace
 
 Tensor classic_dropout(const Tensor& x, double p, bool training, Generator& gen) {
-  check_p(p, "classic_dropout");
+  check_drop_probability(p, training, "classic_dropout");
   if (!training) return mul(x, 1.0 - p);
   if (p == 0.0) return x;
   return bernoulli_dropout(x, p, DropoutAffine{1, 0, 0}, x.shape(), gen);
@@ -65,7 +64,7 @@ Tensor spatial_dropout(const Tensor& x, double p, int spatial_dims, bool trainin
                spatial_dims);
   MINIDL_CHECK(x.dim() == 2 + spatial_dims, "dropout{}d: x must be [N, C{}], got {}", spatial_dims,
                spatial_dims == 1 ? ", L" : spatial_dims == 2 ? ", H, W" : ", D, H, W", x.describe());
-  check_p(p, "spatial dropout");
+  check_drop_probability(p, training, "spatial dropout");
   if (!training || p == 0.0) return x;
   return inverted(x, p, leading_mask(x, 2), gen);
 }
@@ -84,7 +83,7 @@ Tensor additive_gaussian_noise(const Tensor& x, double sigma, bool training, Gen
 
 Tensor drop_connect_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, double p, bool per_sample,
                            bool training, Generator& gen) {
-  check_p(p, "drop_connect");
+  check_drop_probability(p, training, "drop_connect");
   MINIDL_CHECK(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1),
                "drop_connect: x must be [N, {}] for weight {}, got {}", weight.dim() == 2 ? weight.size(1) : 0,
                weight.describe(), x.describe());
@@ -92,39 +91,40 @@ Tensor drop_connect_linear(const Tensor& x, const Tensor& weight, const Tensor& 
   if (!training || p == 0.0) {
     y = matmul(x, transpose(weight, 0, 1));
   } else if (!per_sample) {
-    y = matmul(x, transpose(dropout(weight, p, true, gen), 0, 1));
+    y = matmul(x, transpose(inverted(weight, p, weight.shape(), gen), 0, 1));
   } else {
     // N masked copies of W: y[n] = x[n] (W * M_n)^T.
     const int64_t n = x.size(0), out = weight.size(0), in = weight.size(1);
-    const Tensor masked = dropout(expand(reshape(weight, {1, out, in}), {n, out, in}), p, true, gen);
+    const Tensor copies = expand(reshape(weight, {1, out, in}), {n, out, in});
+    const Tensor masked = inverted(copies, p, copies.shape(), gen);
     y = reshape(matmul(reshape(x, {n, 1, in}), transpose(masked, 1, 2)), {n, out});
   }
   return bias.defined() ? add(y, bias) : y;
 }
 
 Tensor drop_path(const Tensor& x, double p, bool per_sample, bool training, Generator& gen) {
-  check_p(p, "drop_path");
+  check_drop_probability(p, training, "drop_path");
   MINIDL_CHECK(x.dim() >= 1, "drop_path: x must be [N, ...], got {}", x.describe());
   if (!training || p == 0.0) return x;
   return inverted(x, p, leading_mask(x, per_sample ? 1 : 0), gen);
 }
 
 double stochastic_depth_rate(double final_p, int64_t block, int64_t blocks) {
-  check_p(final_p, "stochastic depth");
+  check_drop_probability(final_p, false, "stochastic depth");
   MINIDL_CHECK(blocks >= 1 && block >= 1 && block <= blocks, "stochastic depth: block {} of {} is out of range", block,
                blocks);
   return final_p * static_cast<double>(block) / static_cast<double>(blocks);
 }
 
 bool layer_drop(double p, bool training, Generator& gen) {
-  check_p(p, "layer_drop");
+  check_drop_probability(p, training, "layer_drop");
   if (!training) return false;
   return !dropout_keep(philox_word(gen.reserve(1), 0), dropout_threshold(p));
 }
 
 Tensor locked_dropout(const Tensor& x, double p, bool training, Generator& gen) {
   MINIDL_CHECK(x.dim() == 3, "locked_dropout: x must be [T, N, F], got {}", x.describe());
-  check_p(p, "locked_dropout");
+  check_drop_probability(p, training, "locked_dropout");
   if (!training || p == 0.0) return x;
   return inverted(x, p, {1, x.size(1), x.size(2)}, gen);
 }
@@ -132,21 +132,21 @@ Tensor locked_dropout(const Tensor& x, double p, bool training, Generator& gen) 
 Tensor zoneout(const Tensor& h_prev, const Tensor& h_new, double p, bool training, Generator& gen) {
   MINIDL_CHECK(h_prev.shape() == h_new.shape(), "zoneout: h_prev {} and h_new {} differ in shape", h_prev.describe(),
                h_new.describe());
-  check_p(p, "zoneout");
+  check_drop_probability(p, training, "zoneout");
   // Zoning out unit i (probability p) keeps h_prev: classic dropout of the update.
   return add(h_prev, classic_dropout(sub(h_new, h_prev), p, training, gen));
 }
 
 Tensor embedding_dropout(const Tensor& weight, double p, bool training, Generator& gen) {
   MINIDL_CHECK(weight.dim() == 2, "embedding_dropout: weight must be [V, D], got {}", weight.describe());
-  check_p(p, "embedding_dropout");
+  check_drop_probability(p, training, "embedding_dropout");
   if (!training || p == 0.0) return weight;
   return inverted(weight, p, {weight.size(0), 1}, gen);
 }
 
 Tensor drop_edge(const Tensor& edge_weight, double p, bool training, Generator& gen) {
   MINIDL_CHECK(edge_weight.dim() >= 1, "drop_edge: edge weights must be [edges, ...], got {}", edge_weight.describe());
-  check_p(p, "drop_edge");
+  check_drop_probability(p, training, "drop_edge");
   if (!training || p == 0.0) return edge_weight;
   Shape mask_shape(static_cast<size_t>(edge_weight.dim()), 1);
   mask_shape[0] = edge_weight.size(0);
@@ -155,7 +155,7 @@ Tensor drop_edge(const Tensor& edge_weight, double p, bool training, Generator& 
 
 Tensor drop_node(const Tensor& x, double p, bool training, Generator& gen) {
   MINIDL_CHECK(x.dim() == 2, "drop_node: x must be [nodes, F], got {}", x.describe());
-  check_p(p, "drop_node");
+  check_drop_probability(p, training, "drop_node");
   if (!training || p == 0.0) return x;
   return inverted(x, p, {x.size(0), 1}, gen);
 }

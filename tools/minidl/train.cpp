@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -130,13 +129,8 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     start_loss_sum = s.epoch_loss_sum;
   }
 
-  std::ofstream metrics;
-  if (!o.out.empty()) {
-    const std::string path = (std::filesystem::path(o.out) / "metrics.jsonl").string();
-    if (resumed) trim_metrics(path, step);
-    metrics.open(path, resumed ? std::ios::app : std::ios::trunc);
-    MINIDL_CHECK(metrics.good(), "cannot write {}", path);
-  }
+  if (resumed && !o.out.empty()) trim_metrics((std::filesystem::path(o.out) / "metrics.jsonl").string(), step);
+  MetricsLog metrics(o.out, resumed.has_value());
   fmt::print("{} {} on Fashion-MNIST ({} train, {} test) on {}: {} epochs, batch {}, {} lr {} ({} schedule), dropout {}, "
              "seed {}\n",
              resumed ? fmt::format("resuming {} at epoch {}, step {}:", o.resume, start_epoch, step) : "training",
@@ -221,10 +215,8 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
       const double loss_value = data_loss;
       loss_sum += loss_value;
       bar.update(b + 1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(b + 1)));
-      if (metrics.is_open() && recorded_step) {
-        metrics << Json{{"epoch", epoch}, {"step", step}, {"loss", loss_value}, {"lr", optimizer->lr()}}.dump() << '\n'
-                << std::flush;
-      }
+      if (recorded_step)
+        metrics.write({{"epoch", epoch}, {"step", step}, {"loss", loss_value}, {"lr", optimizer->lr()}});
       if (tensorboard && recorded_step) {
         log_train_scalars(loss_value, grad_norm_of_logged_step);
         tensorboard->flush();
@@ -247,13 +239,13 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     fmt::print("epoch {:>3}/{}  train loss {:.4f}  test loss {:.4f}  test acc {:.4f}  {:.1f} s\n", epoch, o.epochs,
                train_loss, result.loss, result.accuracy, seconds);
     std::fflush(stdout);
-    if (metrics.is_open()) {
-      metrics << Json{{"epoch", epoch},           {"step", step},
-                      {"train_loss", train_loss}, {"test_loss", result.loss},
-                      {"test_accuracy", result.accuracy}, {"lr", optimizer->lr()},
-                      {"seconds", seconds}}.dump()
-              << '\n' << std::flush;
-    }
+    metrics.write({{"epoch", epoch},
+                   {"step", step},
+                   {"train_loss", train_loss},
+                   {"test_loss", result.loss},
+                   {"test_accuracy", result.accuracy},
+                   {"lr", optimizer->lr()},
+                   {"seconds", seconds}});
     if (tensorboard) {
       tensorboard->add_scalar("test/loss", result.loss, step);
       tensorboard->add_scalar("test/accuracy", result.accuracy, step);

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <vector>
 
 #include "framework/autograd/grad_mode.h"
@@ -134,13 +133,7 @@ void run_train_graph(TrainOptions o, const GraphOptions& g, const CLI::App& cmd)
              data.test_nodes.size(), device.str(), o.epochs, parameters, o.optimizer, o.lr, o.weight_decay,
              model.config().dropout, g.drop_edge, g.drop_node, o.seed);
 
-  std::ofstream metrics;
-  if (!o.out.empty()) {
-    std::filesystem::create_directories(o.out);
-    const std::string path = (std::filesystem::path(o.out) / "metrics.jsonl").string();
-    metrics.open(path, std::ios::trunc);
-    MINIDL_CHECK(metrics.good(), "cannot write {}", path);
-  }
+  MetricsLog metrics(o.out);
   // The test accuracy reported is the one at the epoch of best validation accuracy (the first
   // such epoch); without validation nodes, the last epoch's.
   double best_val = -1, test_at_best = 0, train_acc = 0, val_acc = 0, test_acc = 0;
@@ -171,11 +164,12 @@ void run_train_graph(TrainOptions o, const GraphOptions& g, const CLI::App& cmd)
     }
     bar.update(epoch, fmt::format("loss {:.4f} val {:.3f}", loss_value, val_acc));
     const bool report = o.log_every > 0 ? epoch % o.log_every == 0 : epoch % 50 == 0 || epoch == o.epochs;
-    if (report && metrics.is_open())
-      metrics << Json{{"epoch", epoch},         {"loss", loss_value}, {"train_accuracy", train_acc},
-                      {"val_accuracy", val_acc}, {"test_accuracy", test_acc}}.dump()
-              << '\n'
-              << std::flush;
+    if (report)
+      metrics.write({{"epoch", epoch},
+                     {"loss", loss_value},
+                     {"train_accuracy", train_acc},
+                     {"val_accuracy", val_acc},
+                     {"test_accuracy", test_acc}});
   }
   bar.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

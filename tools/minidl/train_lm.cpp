@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -202,13 +201,7 @@ void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
              lm.context, built.summary, parameters, o.optimizer, o.lr, o.schedule, o.seed);
   fmt::print("unigram baseline: {:.4f} nats per character on the validation text\n", unigram);
 
-  std::ofstream metrics;
-  if (!o.out.empty()) {
-    std::filesystem::create_directories(o.out);
-    const std::string path = (std::filesystem::path(o.out) / "metrics.jsonl").string();
-    metrics.open(path, std::ios::trunc);
-    MINIDL_CHECK(metrics.good(), "cannot write {}", path);
-  }
+  MetricsLog metrics(o.out);
   double val_loss = 0, loss_sum = 0, train_seconds = 0;
   int64_t since_eval = 0;
   ProgressBar bar("steps", lm.steps);
@@ -228,8 +221,8 @@ void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
     loss_sum += loss_value;
     ++since_eval;
     bar.update(step, fmt::format("loss {:.4f}", loss_value));
-    if (metrics.is_open() && o.log_every > 0 && step % o.log_every == 0)
-      metrics << Json{{"step", step}, {"loss", loss_value}, {"lr", optimizer->lr()}}.dump() << '\n' << std::flush;
+    if (o.log_every > 0 && step % o.log_every == 0)
+      metrics.write({{"step", step}, {"loss", loss_value}, {"lr", optimizer->lr()}});
     if (step % lm.eval_every == 0 || step == lm.steps) {
       val_loss = validation_loss(model, corpus.validation, lm.eval_windows, o.batch_size, device);
       const double chars_per_s = static_cast<double>(step * o.batch_size * lm.context) / train_seconds;
@@ -237,10 +230,7 @@ void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
       fmt::print("step {:>6}/{}  train loss {:.4f}  validation loss {:.4f}  ({:.0f} characters/s)\n", step, lm.steps,
                  loss_sum / static_cast<double>(since_eval), val_loss, chars_per_s);
       std::fflush(stdout);  // progress reaches a log file as it happens
-      if (metrics.is_open())
-        metrics << Json{{"step", step}, {"validation_loss", val_loss}, {"characters_per_s", chars_per_s}}.dump()
-                << '\n'
-                << std::flush;
+      metrics.write({{"step", step}, {"validation_loss", val_loss}, {"characters_per_s", chars_per_s}});
       loss_sum = 0;
       since_eval = 0;
     }

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "framework/core/profiler.h"
 #include "framework/io/data_loader.h"
@@ -125,13 +124,7 @@ void run_train_mf(TrainOptions o, const MfOptions& mf, const CLI::App& cmd) {
              "(the noise floor, sigma = {})\n",
              mean_baseline, noise_floor, mf.noise);
 
-  std::ofstream metrics;
-  if (!o.out.empty()) {
-    std::filesystem::create_directories(o.out);
-    const std::string path = (std::filesystem::path(o.out) / "metrics.jsonl").string();
-    metrics.open(path, std::ios::trunc);
-    MINIDL_CHECK(metrics.good(), "cannot write {}", path);
-  }
+  MetricsLog metrics(o.out);
   int64_t step = 0;
   double test_rmse = 0;
   for (int64_t epoch = 1; epoch <= o.epochs && step < last_step; ++epoch) {
@@ -152,9 +145,8 @@ void run_train_mf(TrainOptions o, const MfOptions& mf, const CLI::App& cmd) {
       const double loss_value = loss.item();
       loss_sum += loss_value;
       bar.update(b + 1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(b + 1)));
-      if (metrics.is_open() && o.log_every > 0 && step % o.log_every == 0)
-        metrics << Json{{"epoch", epoch}, {"step", step}, {"loss", loss_value}, {"lr", optimizer->lr()}}.dump() << '\n'
-                << std::flush;
+      if (o.log_every > 0 && step % o.log_every == 0)
+        metrics.write({{"epoch", epoch}, {"step", step}, {"loss", loss_value}, {"lr", optimizer->lr()}});
     }
     bar.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -164,11 +156,12 @@ void run_train_mf(TrainOptions o, const MfOptions& mf, const CLI::App& cmd) {
     fmt::print("epoch {:>3}/{}  train RMSE {:.4f}  test RMSE {:.4f}  {:.1f} s\n", epoch, o.epochs, train_rmse,
                test_rmse, seconds);
     std::fflush(stdout);
-    if (metrics.is_open())
-      metrics << Json{{"epoch", epoch},         {"step", step},        {"train_rmse", train_rmse},
-                      {"test_rmse", test_rmse}, {"lr", optimizer->lr()}, {"seconds", seconds}}.dump()
-              << '\n'
-              << std::flush;
+    metrics.write({{"epoch", epoch},
+                   {"step", step},
+                   {"train_rmse", train_rmse},
+                   {"test_rmse", test_rmse},
+                   {"lr", optimizer->lr()},
+                   {"seconds", seconds}});
   }
   fmt::print("test RMSE {:.4f} (noise floor {:.4f}, train-mean baseline {:.4f})\n", test_rmse, noise_floor,
              mean_baseline);

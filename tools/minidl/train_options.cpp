@@ -272,4 +272,16 @@ void apply_saved_config(TrainOptions& o, const CLI::App& cmd, const Checkpoint& 
   o = saved;
 }
 
+MetricsLog::MetricsLog(const std::string& out, bool append) {
+  if (out.empty()) return;
+  std::filesystem::create_directories(out);
+  const std::string path = (std::filesystem::path(out) / "metrics.jsonl").string();
+  file_.open(path, append ? std::ios::app : std::ios::trunc);
+  MINIDL_CHECK(file_.good(), "cannot write {}", path);
+}
+
+void MetricsLog::write(const Json& record) {
+  if (file_.is_open()) file_ << record.dump() << '\n' << std::flush;
+}
+
 }  // namespace minidl::cli

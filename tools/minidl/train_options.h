@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,18 @@ struct TrainOptions {
 };
 
 using Json = nlohmann::json;
+
+// OUT/metrics.jsonl of a run with --out OUT: one JSON record per line, flushed as written, so a
+// crashed run keeps what it logged. Without --out it drops the records.
+class MetricsLog {
+ public:
+  // Creates out and starts its metrics.jsonl afresh, or appends to it (a resumed run).
+  explicit MetricsLog(const std::string& out, bool append = false);
+  void write(const Json& record);
+
+ private:
+  std::ofstream file_;
+};
 
 // Each check of the options, one clear error per bad value; also fails when the device is missing.
 void validate(const TrainOptions& o);
