@@ -37,6 +37,30 @@ TEST(Profiler, RangesRecordOnlyWhileRecording) {
   EXPECT_TRUE(stop_recording().empty());
 }
 
+// The roofline columns rest on each kernel's stated work: its operands' stored bytes once, and
+// 2 m n k flops for a matmul.
+TEST(Profiler, KernelEventsCarryTheirOperandBytesAndFlops) {
+  Generator gen(3);
+  const Tensor a = rand({8, 16}, DType::F32, kCPU, gen), b = rand({16, 4}, DType::F32, kCPU, gen);
+  const Tensor v = rand({1000}, DType::F64, kCPU, gen);
+  start_recording();
+  matmul(a, b);
+  add(v, v);
+  add(v, Tensor::scalar(2.0, DType::F64, kCPU));  // the scalar broadcast: one stored element
+  const std::vector<TraceEvent> events = stop_recording();
+  std::vector<TraceEvent> kernels;
+  for (const TraceEvent& e : events)
+    if (std::string(e.category) == "kernel") kernels.push_back(e);
+  ASSERT_EQ(kernels.size(), 3u);
+  EXPECT_EQ(kernels[0].name, "matmul");
+  EXPECT_EQ(kernels[0].bytes, 4.0 * (8 * 16 + 16 * 4 + 8 * 4));
+  EXPECT_EQ(kernels[0].flops, 2.0 * 8 * 4 * 16);
+  EXPECT_EQ(kernels[1].name, "binary");
+  EXPECT_EQ(kernels[1].bytes, 8.0 * 3000);
+  EXPECT_EQ(kernels[1].flops, 0.0);
+  EXPECT_EQ(kernels[2].bytes, 8.0 * 2001);
+}
+
 TEST(Profiler, ChromeTraceHoldsEveryOpOfATrainingStep) {
   Generator init(1), dropout_gen(2);
   const auto model = make_model("mlp", default_model_config("mlp"), init, dropout_gen);

@@ -66,6 +66,11 @@ ProfileRange::ProfileRange(const char* category, const char* name) : category_(c
   }
 }
 
+void ProfileRange::set_work(double bytes, double flops) {
+  bytes_ = bytes;
+  flops_ = flops;
+}
+
 ProfileRange::~ProfileRange() {
 #if defined(MINIDL_NVTX)
   nvtxRangePop();
@@ -74,7 +79,7 @@ ProfileRange::~ProfileRange() {
   cuda_synchronize();  // the kernels this range launched belong to it
   Recorder& r = recorder();
   --r.depth;
-  r.events.push_back({std::move(name_), category_, start_ns_, now_ns() - start_ns_, r.depth});
+  r.events.push_back({std::move(name_), category_, start_ns_, now_ns() - start_ns_, r.depth, bytes_, flops_});
 }
 
 }  // namespace minidl

@@ -17,6 +17,8 @@ struct TraceEvent {
   int64_t start_ns;      // since the recording started
   int64_t duration_ns;
   int depth;             // ranges open around it on its thread
+  // What a kernel range moved and computed at the least (ops/dispatch.h): 0 for other ranges.
+  double bytes = 0, flops = 0;
 };
 
 // Starts recording (clearing earlier events); the host thread that calls it is the one traced.
@@ -32,11 +34,14 @@ class ProfileRange {
   ~ProfileRange();
   ProfileRange(const ProfileRange&) = delete;
   ProfileRange& operator=(const ProfileRange&) = delete;
+  // The bytes and floating-point operations of the work inside the range (kernels), recorded with it.
+  void set_work(double bytes, double flops);
 
  private:
   const char* category_;
   std::string name_;  // kept only while recording
   int64_t start_ns_ = -1;
+  double bytes_ = 0, flops_ = 0;
 };
 
 }  // namespace minidl

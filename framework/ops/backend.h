@@ -40,6 +40,9 @@ struct OptimizerTensors {
   std::array<Tensor, kMaxOptimizerState> state;
 };
 
+// Each tensor of each parameter once (ops/dispatch.h): the optimizer kernels' least traffic.
+double operand_bytes(std::span<const OptimizerTensors> tensors);
+
 // The kernels' view of one OptimizerTensors.
 template <typename T>
 ParamBuffers<T> param_buffers(const OptimizerTensors& t) {

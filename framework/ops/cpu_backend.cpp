@@ -55,7 +55,7 @@ class CpuBackend final : public Backend {
   }
 
   void unary(UnaryKind kind, const Tensor& out, const Tensor& x) override {
-    visit_floating(x.dtype(), "unary", [&](auto tag) {
+    visit_floating(x.dtype(), "unary", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       const StridedIndexer ix = make_indexer(x);
       parallel_for(out.numel(),
@@ -64,7 +64,7 @@ class CpuBackend final : public Backend {
   }
 
   void unary_backward(UnaryKind kind, const Tensor& gx, const Tensor& gy, const Tensor& x, const Tensor& y) override {
-    visit_floating(x.dtype(), "unary backward", [&](auto tag) {
+    visit_floating(x.dtype(), "unary backward", operands(gx, gy, x, y), [&](auto tag) {
       using T = decltype(tag);
       parallel_for(gx.numel(), [&](int64_t b, int64_t e) {
         cpu::unary_backward<T>(kind, b, e, gx.data<T>(), gy.data<T>(), x.data<T>(), y.data<T>());
@@ -73,7 +73,7 @@ class CpuBackend final : public Backend {
   }
 
   void binary(BinaryKind kind, const Tensor& out, const Tensor& a, const Tensor& b) override {
-    visit_floating(a.dtype(), "binary", [&](auto tag) {
+    visit_floating(a.dtype(), "binary", operands(out, a, b), [&](auto tag) {
       using T = decltype(tag);
       const StridedIndexer ia = make_indexer(a), ib = make_indexer(b);
       parallel_for(out.numel(), [&](int64_t begin, int64_t end) {
@@ -84,21 +84,22 @@ class CpuBackend final : public Backend {
 
   void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
               int64_t inner) override {
-    visit_floating(x.dtype(), "reduce", [&](auto tag) {
+    visit_floating(x.dtype(), "reduce", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       cpu::reduce<T>(kind, outer, extent, inner, out.data<T>(), x.data<T>());
     });
   }
 
   void argmax_rows(const Tensor& out, const Tensor& x, int64_t cols) override {
-    visit_floating(x.dtype(), "argmax", [&](auto tag) {
+    visit_floating(x.dtype(), "argmax", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       cpu::argmax_rows<T>(out.numel(), cols, out.data<int64_t>(), x.data<T>());
     });
   }
 
   void matmul(const GemmBatch& g, const Tensor& out, const Tensor& a, const Tensor& b) override {
-    visit_floating(a.dtype(), "matmul", [&](auto tag) {
+    const KernelWork work{operands(out, a, b).bytes, 2.0 * static_cast<double>(g.batch * g.m * g.n * g.k)};
+    visit_floating(a.dtype(), "matmul", work, [&](auto tag) {
       using T = decltype(tag);
       if (g.m == 0 || g.n == 0) return;
       for (int64_t i = 0; i < g.batch; ++i) {
@@ -114,21 +115,21 @@ class CpuBackend final : public Backend {
   }
 
   void softmax(bool log, const Tensor& y, const Tensor& x, int64_t cols) override {
-    visit_floating(x.dtype(), "softmax", [&](auto tag) {
+    visit_floating(x.dtype(), "softmax", operands(y, x), [&](auto tag) {
       using T = decltype(tag);
       cpu::softmax_forward<T>(log, cols == 0 ? 0 : x.numel() / cols, cols, y.data<T>(), x.data<T>());
     });
   }
 
   void softmax_backward(bool log, const Tensor& gx, const Tensor& gy, const Tensor& y, int64_t cols) override {
-    visit_floating(y.dtype(), "softmax backward", [&](auto tag) {
+    visit_floating(y.dtype(), "softmax backward", operands(gx, gy, y), [&](auto tag) {
       using T = decltype(tag);
       cpu::softmax_backward<T>(log, cols == 0 ? 0 : y.numel() / cols, cols, gx.data<T>(), gy.data<T>(), y.data<T>());
     });
   }
 
   void cross_entropy(const Tensor& loss, const Tensor& row_lse, const Tensor& logits, const Tensor& target) override {
-    visit_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
+    visit_floating(logits.dtype(), "cross_entropy", operands(loss, row_lse, logits, target), [&](auto tag) {
       using T = decltype(tag);
       cpu::cross_entropy_forward<T>(logits.size(0), logits.size(1), logits.data<T>(), target.data<int64_t>(),
                                     row_lse.data<T>(), loss.data<T>());
@@ -137,7 +138,8 @@ class CpuBackend final : public Backend {
 
   void cross_entropy_backward(const Tensor& grad_logits, const Tensor& logits, const Tensor& target,
                               const Tensor& row_lse, const Tensor& grad_loss) override {
-    visit_floating(logits.dtype(), "cross_entropy backward", [&](auto tag) {
+    const KernelWork work = operands(grad_logits, logits, target, row_lse, grad_loss);
+    visit_floating(logits.dtype(), "cross_entropy backward", work, [&](auto tag) {
       using T = decltype(tag);
       cpu::cross_entropy_backward<T>(logits.size(0), logits.size(1), logits.data<T>(), target.data<int64_t>(),
                                      row_lse.data<T>(), *grad_loss.data<T>(), grad_logits.data<T>());
@@ -145,21 +147,21 @@ class CpuBackend final : public Backend {
   }
 
   void im2col(const Window2d& g, const Tensor& cols, const Tensor& x) override {
-    visit_floating(x.dtype(), "im2col", [&](auto tag) {
+    visit_floating(x.dtype(), "im2col", operands(cols, x), [&](auto tag) {
       using T = decltype(tag);
       for_planes(g, [&](int64_t b, int64_t e) { cpu::im2col<T>(b, e, g, cols.data<T>(), x.data<T>()); });
     });
   }
 
   void col2im(const Window2d& g, const Tensor& x, const Tensor& cols) override {
-    visit_floating(x.dtype(), "col2im", [&](auto tag) {
+    visit_floating(x.dtype(), "col2im", operands(x, cols), [&](auto tag) {
       using T = decltype(tag);
       for_planes(g, [&](int64_t b, int64_t e) { cpu::col2im<T>(b, e, g, x.data<T>(), cols.data<T>()); });
     });
   }
 
   void max_pool2d(const Window2d& g, const Tensor& y, const Tensor& indices, const Tensor& x) override {
-    visit_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+    visit_floating(x.dtype(), "max_pool2d", operands(y, indices, x), [&](auto tag) {
       using T = decltype(tag);
       for_planes(g, [&](int64_t b, int64_t e) {
         cpu::max_pool2d_forward<T>(b, e, g, y.data<T>(), indices.data<int64_t>(), x.data<T>());
@@ -168,7 +170,7 @@ class CpuBackend final : public Backend {
   }
 
   void max_pool2d_backward(const Window2d& g, const Tensor& gx, const Tensor& gy, const Tensor& indices) override {
-    visit_floating(gx.dtype(), "max_pool2d backward", [&](auto tag) {
+    visit_floating(gx.dtype(), "max_pool2d backward", operands(gx, gy, indices), [&](auto tag) {
       using T = decltype(tag);
       for_planes(g, [&](int64_t b, int64_t e) {
         cpu::max_pool2d_backward<T>(b, e, g, gx.data<T>(), gy.data<T>(), indices.data<int64_t>());
@@ -177,7 +179,7 @@ class CpuBackend final : public Backend {
   }
 
   void avg_pool2d(const Window2d& g, bool count_include_pad, const Tensor& y, const Tensor& x) override {
-    visit_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+    visit_floating(x.dtype(), "avg_pool2d", operands(y, x), [&](auto tag) {
       using T = decltype(tag);
       for_planes(g, [&](int64_t b, int64_t e) {
         cpu::avg_pool2d_forward<T>(b, e, g, count_include_pad, y.data<T>(), x.data<T>());
@@ -186,7 +188,7 @@ class CpuBackend final : public Backend {
   }
 
   void avg_pool2d_backward(const Window2d& g, bool count_include_pad, const Tensor& gx, const Tensor& gy) override {
-    visit_floating(gx.dtype(), "avg_pool2d backward", [&](auto tag) {
+    visit_floating(gx.dtype(), "avg_pool2d backward", operands(gx, gy), [&](auto tag) {
       using T = decltype(tag);
       for_planes(g, [&](int64_t b, int64_t e) {
         cpu::avg_pool2d_backward<T>(b, e, g, count_include_pad, gx.data<T>(), gy.data<T>());
@@ -202,7 +204,7 @@ class CpuBackend final : public Backend {
 
   void dropout_affine(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
                       const DropoutAffine& rule) override {
-    visit_floating(x.dtype(), "dropout", [&](auto tag) {
+    visit_floating(x.dtype(), "dropout", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       parallel_for(x.numel(), [&](int64_t b, int64_t e) {
         cpu::dropout_affine<T>(b, e, state, threshold, rule, out.data<T>(), x.data<T>());
@@ -216,7 +218,7 @@ class CpuBackend final : public Backend {
   }
 
   void dropout_apply_packed(const Tensor& out, const Tensor& x, const Tensor& bits, double scale) override {
-    visit_floating(x.dtype(), "dropout", [&](auto tag) {
+    visit_floating(x.dtype(), "dropout", operands(out, x, bits), [&](auto tag) {
       using T = decltype(tag);
       const uint32_t* words = reinterpret_cast<const uint32_t*>(bits.data<int32_t>());
       parallel_for(x.numel(), [&](int64_t b, int64_t e) {
@@ -227,7 +229,7 @@ class CpuBackend final : public Backend {
 
   void gaussian_noise(const Tensor& out, const Tensor& x, const PhiloxState& state, double mul_sigma,
                       double add_sigma) override {
-    visit_floating(x.dtype(), "gaussian noise", [&](auto tag) {
+    visit_floating(x.dtype(), "gaussian noise", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       const int64_t n = x.numel();
       parallel_for((n + 1) / 2, [&](int64_t b, int64_t e) {
@@ -238,14 +240,14 @@ class CpuBackend final : public Backend {
   }
 
   void uniform_fill(const Tensor& out, const PhiloxState& state) override {
-    visit_floating(out.dtype(), "rand", [&](auto tag) {
+    visit_floating(out.dtype(), "rand", operands(out), [&](auto tag) {
       using T = decltype(tag);
       parallel_for(out.numel(), [&](int64_t b, int64_t e) { cpu::uniform_fill<T>(b, e, state, out.data<T>()); });
     });
   }
 
   void dropblock_mask(const Tensor& mask, const Tensor& draws, int64_t block) override {
-    visit_floating(mask.dtype(), "dropblock", [&](auto tag) {
+    visit_floating(mask.dtype(), "dropblock", operands(mask, draws), [&](auto tag) {
       using T = decltype(tag);
       const int64_t height = mask.size(-2), width = mask.size(-1);
       const int64_t planes = height * width == 0 ? 0 : mask.numel() / (height * width);
@@ -256,7 +258,7 @@ class CpuBackend final : public Backend {
 
   void random_rule(RandomRule rule, const Tensor& out, const Tensor& x, const PhiloxState& state, double param,
                    bool slope_only) override {
-    visit_floating(x.dtype(), "random rule", [&](auto tag) {
+    visit_floating(x.dtype(), "random rule", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       parallel_for(x.numel(), [&](int64_t b, int64_t e) {
         cpu::random_rule<T>(rule, b, e, state, static_cast<T>(param), slope_only, out.data<T>(), x.data<T>());
@@ -266,7 +268,7 @@ class CpuBackend final : public Backend {
 
   void bias_dropout_residual(const Tensor& out, const Tensor& x, const Tensor& bias, const Tensor& residual,
                              const PhiloxState& state, uint64_t threshold, double scale) override {
-    visit_floating(x.dtype(), "bias_dropout_residual", [&](auto tag) {
+    visit_floating(x.dtype(), "bias_dropout_residual", operands(out, x, bias, residual), [&](auto tag) {
       using T = decltype(tag);
       parallel_for(x.numel(), [&](int64_t b, int64_t e) {
         cpu::bias_dropout_residual<T>(b, e, out.size(-1), state, threshold, static_cast<T>(scale), out.data<T>(),
@@ -277,7 +279,7 @@ class CpuBackend final : public Backend {
 
   void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& weight,
                   const Tensor& bias, double eps) override {
-    visit_floating(x.dtype(), "layer_norm", [&](auto tag) {
+    visit_floating(x.dtype(), "layer_norm", operands(y, mean, rstd, x, weight, bias), [&](auto tag) {
       using T = decltype(tag);
       const int64_t cols = weight.numel();
       parallel_for(
@@ -292,7 +294,7 @@ class CpuBackend final : public Backend {
 
   void layer_norm_backward(const Tensor& gx, const Tensor& gy, const Tensor& x, const Tensor& weight,
                            const Tensor& mean, const Tensor& rstd) override {
-    visit_floating(x.dtype(), "layer_norm backward", [&](auto tag) {
+    visit_floating(x.dtype(), "layer_norm backward", operands(gx, gy, x, weight, mean, rstd), [&](auto tag) {
       using T = decltype(tag);
       const int64_t cols = weight.numel();
       parallel_for(
@@ -306,7 +308,7 @@ class CpuBackend final : public Backend {
   }
 
   void lstm_cell(const Tensor& y, const Tensor& gates, const Tensor& c_prev) override {
-    visit_floating(gates.dtype(), "lstm_cell", [&](auto tag) {
+    visit_floating(gates.dtype(), "lstm_cell", operands(y, gates, c_prev), [&](auto tag) {
       using T = decltype(tag);
       const int64_t hidden = c_prev.size(1);
       parallel_for(
@@ -318,7 +320,8 @@ class CpuBackend final : public Backend {
 
   void lstm_cell_backward(const Tensor& grad_gates, const Tensor& grad_c_prev, const Tensor& grad_y,
                           const Tensor& gates, const Tensor& c_prev, const Tensor& y) override {
-    visit_floating(gates.dtype(), "lstm_cell backward", [&](auto tag) {
+    const KernelWork work = operands(grad_gates, grad_c_prev, grad_y, gates, c_prev, y);
+    visit_floating(gates.dtype(), "lstm_cell backward", work, [&](auto tag) {
       using T = decltype(tag);
       const int64_t hidden = c_prev.size(1);
       parallel_for(
@@ -332,7 +335,7 @@ class CpuBackend final : public Backend {
   }
 
   void gather_rows(const Tensor& y, const Tensor& x, const Tensor& index) override {
-    visit_floating(x.dtype(), "gather_rows", [&](auto tag) {
+    visit_floating(x.dtype(), "gather_rows", operands(y, x, index), [&](auto tag) {
       using T = decltype(tag);
       const int64_t cols = row_size(x);
       parallel_for(
@@ -343,7 +346,7 @@ class CpuBackend final : public Backend {
   }
 
   void scatter_add_rows(const Tensor& y, const Tensor& src, const Tensor& ptr, const Tensor& order) override {
-    visit_floating(src.dtype(), "scatter_add_rows", [&](auto tag) {
+    visit_floating(src.dtype(), "scatter_add_rows", operands(y, src, ptr, order), [&](auto tag) {
       using T = decltype(tag);
       const int64_t cols = row_size(y);
       parallel_for(
@@ -356,7 +359,7 @@ class CpuBackend final : public Backend {
   }
 
   void segment_softmax(const Tensor& y, const Tensor& x, const Tensor& ptr, const Tensor& order) override {
-    visit_floating(x.dtype(), "segment_softmax", [&](auto tag) {
+    visit_floating(x.dtype(), "segment_softmax", operands(y, x, ptr, order), [&](auto tag) {
       using T = decltype(tag);
       const int64_t cols = row_size(x), groups = ptr.numel() - 1;
       parallel_for(
@@ -371,7 +374,7 @@ class CpuBackend final : public Backend {
 
   void segment_softmax_backward(const Tensor& gx, const Tensor& gy, const Tensor& y, const Tensor& ptr,
                                 const Tensor& order) override {
-    visit_floating(y.dtype(), "segment_softmax backward", [&](auto tag) {
+    visit_floating(y.dtype(), "segment_softmax backward", operands(gx, gy, y, ptr, order), [&](auto tag) {
       using T = decltype(tag);
       const int64_t cols = row_size(y), groups = ptr.numel() - 1;
       parallel_for(
@@ -386,7 +389,7 @@ class CpuBackend final : public Backend {
 
   void softmax_dropout(const SoftmaxDropoutShape& shape, const Tensor& y, const Tensor& probs, const Tensor& x,
                        const PhiloxState& state, uint64_t threshold, double scale) override {
-    visit_floating(x.dtype(), "softmax_dropout", [&](auto tag) {
+    visit_floating(x.dtype(), "softmax_dropout", operands(y, probs, x), [&](auto tag) {
       using T = decltype(tag);
       parallel_for(
           x.numel() / shape.cols,
@@ -401,7 +404,7 @@ class CpuBackend final : public Backend {
   void softmax_dropout_backward(const SoftmaxDropoutShape& shape, const Tensor& gx, const Tensor& gy,
                                 const Tensor& probs, const PhiloxState& state, uint64_t threshold,
                                 double scale) override {
-    visit_floating(probs.dtype(), "softmax_dropout backward", [&](auto tag) {
+    visit_floating(probs.dtype(), "softmax_dropout backward", operands(gx, gy, probs), [&](auto tag) {
       using T = decltype(tag);
       parallel_for(
           probs.numel() / shape.cols,
@@ -415,7 +418,7 @@ class CpuBackend final : public Backend {
 
   void optimizer_step(const OptimizerRule& rule, std::span<const OptimizerTensors> tensors) override {
     if (tensors.empty()) return;
-    visit_floating(tensors[0].param.dtype(), "optimizer step", [&](auto tag) {
+    visit_floating(tensors[0].param.dtype(), "optimizer step", operands(tensors), [&](auto tag) {
       using T = decltype(tag);
       std::visit(
           [&](const auto& hp) {
@@ -428,7 +431,7 @@ class CpuBackend final : public Backend {
   std::vector<double> grad_norms(NormKind kind, std::span<const Tensor> grads) override {
     std::vector<double> out(grads.size());
     for (size_t k = 0; k < grads.size(); ++k) {
-      visit_floating(grads[k].dtype(), "gradient norm", [&](auto tag) {
+      visit_floating(grads[k].dtype(), "gradient norm", operands(grads), [&](auto tag) {
         using T = decltype(tag);
         out[k] = cpu::norm<T>(kind, grads[k].numel(), grads[k].data<T>());
       });
@@ -438,7 +441,7 @@ class CpuBackend final : public Backend {
 
   void clip_grads(const ClipParams& hp, std::span<const Tensor> out, std::span<const Tensor> grads) override {
     for (size_t k = 0; k < grads.size(); ++k) {
-      visit_floating(grads[k].dtype(), "gradient clipping", [&](auto tag) {
+      visit_floating(grads[k].dtype(), "gradient clipping", operands(out, grads), [&](auto tag) {
         using T = decltype(tag);
         parallel_for(grads[k].numel(), [&](int64_t b, int64_t e) {
           cpu::clip<T>(hp, b, e, out[k].data<T>(), grads[k].data<T>());

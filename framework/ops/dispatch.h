@@ -1,17 +1,38 @@
-// Dtype dispatch for backends: runs a kernel template for the C++ type of a floating dtype.
+// Dtype dispatch for backends: runs a kernel template for the C++ type of a floating dtype, in a
+// profiling range that records the kernel's work.
 #pragma once
+
+#include <span>
 
 #include "framework/core/check.h"
 #include "framework/core/dtype.h"
 #include "framework/core/profiler.h"
+#include "framework/core/tensor.h"
 
 namespace minidl {
+
+// The least a kernel moves and computes: each operand's stored elements read or written once (a
+// broadcast dim counts once), and the floating-point operations of the compute-bound kernels
+// (matmul). `minidl profile` divides them by the kernel's time for its roofline columns, so its
+// bandwidth is a lower bound on what the kernel achieved.
+struct KernelWork {
+  double bytes = 0, flops = 0;
+};
+
+double operand_bytes(const Tensor& x);  // 0 for an undefined tensor
+double operand_bytes(std::span<const Tensor> xs);
+
+template <typename... Operands>
+KernelWork operands(const Operands&... xs) {
+  return {(operand_bytes(xs) + ... + 0.0), 0.0};
+}
 
 // Calls fn(T{}) for f32 and f64; ops reject other dtypes before a backend is reached. Every
 // backend kernel passes through here, so this is where kernels get their profiling range.
 template <typename Fn>
-void visit_floating(DType dtype, const char* what, Fn&& fn) {
-  const ProfileRange range("kernel", what);
+void visit_floating(DType dtype, const char* what, const KernelWork& work, Fn&& fn) {
+  ProfileRange range("kernel", what);
+  range.set_work(work.bytes, work.flops);
   switch (dtype) {
     case DType::F32: fn(float{}); return;
     case DType::F64: fn(double{}); return;

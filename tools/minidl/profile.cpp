@@ -1,7 +1,8 @@
 // `minidl profile MODEL`: a few training steps of MODEL (the train command's options) with minidl's
-// recorder on. Prints the kernels, modules and backward ops by total time, the device allocator's
-// peak, and writes a Chrome trace (Perfetto, chrome://tracing). Host times; on a GPU each range
-// waits for its kernels, so they include the device time. Nsight: docs/profiling.md.
+// recorder on. Prints the kernels, modules and backward ops by total time, the kernels' achieved
+// bandwidth and flop rate against the device's measured roof, the device allocator's peak, and
+// writes a Chrome trace (Perfetto, chrome://tracing). Host times; on a GPU each range waits for
+// its kernels, so they include the device time. Nsight: docs/profiling.md.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "framework/core/profiler.h"
 #include "framework/io/chrome_trace.h"
 #include "tools/minidl/commands.h"
+#include "tools/minidl/roofline.h"
 #include "tools/minidl/train_lm.h"
 
 namespace minidl::cli {
@@ -30,6 +32,7 @@ struct Row {
   std::string name;
   int64_t calls = 0;
   double total_ms = 0;
+  double bytes = 0, flops = 0;  // kernels: the work the calls stated (ops/dispatch.h)
 };
 
 // The categories' rows by total time, longest first.
@@ -40,6 +43,8 @@ std::map<std::string, std::vector<Row>> summarize(const std::vector<TraceEvent>&
     r.name = e.name;
     ++r.calls;
     r.total_ms += static_cast<double>(e.duration_ns) / 1e6;
+    r.bytes += e.bytes;
+    r.flops += e.flops;
   }
   std::map<std::string, std::vector<Row>> rows;
   for (auto& [category, names] : by_name) {
@@ -48,6 +53,27 @@ std::map<std::string, std::vector<Row>> summarize(const std::vector<TraceEvent>&
               [](const Row& a, const Row& b) { return a.total_ms > b.total_ms; });
   }
   return rows;
+}
+
+double share(double part_ms, double whole_ms) { return whole_ms > 0 ? 100 * part_ms / whole_ms : 0.0; }
+
+// A category's rows, longest first; with a roof (kernels), also the achieved bandwidth (each
+// operand once: a lower bound), the flop rate and the share of the roof.
+void print_rows(const char* category, const std::vector<Row>& rows, double step_ms, int64_t top, const Roof* roof) {
+  std::string header =
+      fmt::format("{:<36} {:>8} {:>11} {:>11} {:>8}", category, "calls", "total ms", "mean us", "% steps");
+  if (roof) header += fmt::format(" {:>9} {:>9} {:>7}", "GB/s", "GFLOP/s", "% roof");
+  fmt::print("\n{}\n", header);
+  for (size_t i = 0; i < rows.size() && static_cast<int64_t>(i) < top; ++i) {
+    const Row& r = rows[i];
+    std::string line = fmt::format("{:<36} {:>8} {:>11.3f} {:>11.1f} {:>7.1f}%", r.name, r.calls, r.total_ms,
+                                   1e3 * r.total_ms / static_cast<double>(r.calls), share(r.total_ms, step_ms));
+    const double seconds = r.total_ms / 1e3;
+    if (roof && seconds > 0)
+      line += fmt::format(" {:>9.2f} {:>9.2f} {:>6.1f}%", r.bytes / seconds / 1e9, r.flops / seconds / 1e9,
+                          100 * roof_fraction(*roof, r.bytes, r.flops, seconds));
+    fmt::print("{}\n", line);
+  }
 }
 
 void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphOptions& graph, const ProfileOptions& p,
@@ -67,6 +93,8 @@ void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphO
     o.limit_test = o.batch_size;
   }
   o.out.clear();
+  const Device device = Device::parse(o.device);
+  const Roof roof = measure_roof(device);
   start_recording();
   run_train_command(o, lm, mf, graph, cmd);
   const std::vector<TraceEvent> events = stop_recording();
@@ -79,19 +107,13 @@ void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphO
     step_ms = rows.at("step").front().total_ms;
     steps = rows.at("step").front().calls;
   }
-  fmt::print("\nprofile of {} training steps of {} on {}: {:.2f} ms per step\n", steps, o.model,
-             Device::parse(o.device).str(), steps > 0 ? step_ms / static_cast<double>(steps) : 0.0);
-  for (const char* category : {"kernel", "backward", "module", "data"}) {
-    if (!rows.count(category)) continue;
-    fmt::print("\n{:<36} {:>8} {:>11} {:>11} {:>8}\n", category, "calls", "total ms", "mean us", "% steps");
-    int64_t shown = 0;
-    for (const Row& r : rows.at(category)) {
-      if (shown++ == p.top) break;
-      fmt::print("{:<36} {:>8} {:>11.3f} {:>11.1f} {:>7.1f}%\n", r.name, r.calls, r.total_ms,
-                 1e3 * r.total_ms / static_cast<double>(r.calls), step_ms > 0 ? 100 * r.total_ms / step_ms : 0.0);
-    }
-  }
-  const Device device = Device::parse(o.device);
+  fmt::print("\nprofile of {} training steps of {} on {}: {:.2f} ms per step\n", steps, o.model, device.str(),
+             steps > 0 ? step_ms / static_cast<double>(steps) : 0.0);
+  fmt::print("\nroof of {}, measured with minidl's kernels: {:.1f} GB/s copy, {:.1f} GFLOP/s f32 matmul\n",
+             roof.measured_on, roof.bytes_per_s / 1e9, roof.flops_per_s / 1e9);
+  for (const char* category : {"kernel", "backward", "module", "data"})
+    if (rows.count(category))
+      print_rows(category, rows.at(category), step_ms, p.top, std::string(category) == "kernel" ? &roof : nullptr);
   if (device.type != DeviceType::CPU) {
     const AllocatorStats stats = allocator_for(device).stats();
     fmt::print("\n{} allocator: peak {:.1f} MiB allocated, {:.1f} MiB reserved\n", device.str(),
