@@ -1,5 +1,8 @@
 #include "lab/stats.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "framework/core/check.h"
@@ -36,6 +39,17 @@ double Moments::variance_std_error() const {
   const double central4 = m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1 * m1 * m1 * m1;
   const double var = m2 - m1 * m1;
   return std::sqrt(std::max(central4 - var * var, 0.0) / nn);
+}
+
+MeanStd mean_std(const std::vector<double>& values) {
+  Moments m;
+  m.add(values);
+  return {m.mean(), values.size() > 1 ? std::sqrt(std::max(m.variance(), 0.0)) : 0.0};
+}
+
+std::string mean_std_text(const std::vector<double>& values, int decimals) {
+  const MeanStd m = mean_std(values);
+  return fmt::format("{:.{}f} +- {:.{}f}", m.mean, decimals, m.std, decimals);
 }
 
 std::vector<double> host_values(const Tensor& x) {
