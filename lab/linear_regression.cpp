@@ -1,5 +1,6 @@
 #include "lab/linear_regression.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/autograd/grad_mode.h"
@@ -63,19 +64,70 @@ RegressionData make_regression_data(int64_t n, int64_t d, Generator& gen) {
 }
 
 std::vector<double> ridge_solution(const RegressionData& data, double lambda) {
+  return ridge_solution(normal_equations(data), std::vector<double>(static_cast<size_t>(data.d), lambda));
+}
+
+NormalEquations normal_equations(const RegressionData& data) {
   const auto d = static_cast<size_t>(data.d);
   const double n = static_cast<double>(data.n);
-  Matrix a(d, std::vector<double>(d, 0.0));
-  std::vector<double> b(d, 0.0);
+  NormalEquations eq{Matrix(d, std::vector<double>(d, 0.0)), std::vector<double>(d, 0.0)};
   for (int64_t i = 0; i < data.n; ++i) {
     const double* row = &data.x[static_cast<size_t>(i * data.d)];
     for (size_t j = 0; j < d; ++j) {
-      b[j] += row[j] * data.y[static_cast<size_t>(i)] / n;
-      for (size_t k = 0; k < d; ++k) a[j][k] += row[j] * row[k] / n;
+      eq.moment[j] += row[j] * data.y[static_cast<size_t>(i)] / n;
+      for (size_t k = 0; k < d; ++k) eq.gram[j][k] += row[j] * row[k] / n;
     }
   }
-  for (size_t j = 0; j < d; ++j) a[j][j] += lambda;
-  return solve(a, b);
+  return eq;
+}
+
+std::vector<double> ridge_solution(const NormalEquations& equations, const std::vector<double>& penalty) {
+  Matrix a = equations.gram;
+  for (size_t j = 0; j < a.size(); ++j) a[j][j] += penalty[j];
+  return solve(a, equations.moment);
+}
+
+SymmetricEigen symmetric_eigen(Matrix a) {
+  const size_t n = a.size();
+  Matrix v(n, std::vector<double>(n, 0.0));
+  for (size_t i = 0; i < n; ++i) v[i][i] = 1;
+  const auto rotate = [n](Matrix& m, size_t p, size_t q, double c, double s, bool rows) {
+    for (size_t k = 0; k < n; ++k) {
+      double& mp = rows ? m[p][k] : m[k][p];
+      double& mq = rows ? m[q][k] : m[k][q];
+      const double old_p = mp, old_q = mq;
+      mp = c * old_p - s * old_q;
+      mq = s * old_p + c * old_q;
+    }
+  };
+  for (int sweep = 0; sweep < 64; ++sweep) {
+    double off = 0, all = 0;
+    for (size_t p = 0; p < n; ++p)
+      for (size_t q = 0; q < n; ++q) (p == q ? all : off) += a[p][q] * a[p][q];
+    if (off <= 1e-30 * (all + off)) break;
+    for (size_t p = 0; p < n; ++p)
+      for (size_t q = p + 1; q < n; ++q) {
+        if (a[p][q] == 0) continue;
+        // The rotation in the (p, q) plane that zeroes a[p][q] (Numerical Recipes' jacobi).
+        const double theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
+        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
+        rotate(a, p, q, c, s, false);
+        rotate(a, p, q, c, s, true);
+        rotate(v, p, q, c, s, false);
+      }
+  }
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t i, size_t j) { return a[i][i] < a[j][j]; });
+  SymmetricEigen eigen;
+  for (size_t i : order) {
+    eigen.values.push_back(a[i][i]);
+    std::vector<double> column(n);
+    for (size_t k = 0; k < n; ++k) column[k] = v[k][i];
+    eigen.vectors.push_back(column);
+  }
+  return eigen;
 }
 
 double relative_gap(const std::vector<double>& a, const std::vector<double>& b) {
@@ -88,6 +140,20 @@ double euclidean_norm(const std::vector<double>& w) {
   double s = 0;
   for (double v : w) s += v * v;
   return std::sqrt(s);
+}
+
+std::vector<std::vector<double>> gradient_descent_iterates(const Tensor& x, const Tensor& y, double learning_rate,
+                                                           const std::vector<int64_t>& at) {
+  Tensor w = Tensor::zeros({x.size(1), 1}, x.dtype(), x.device());
+  std::vector<std::vector<double>> iterates;
+  for (int64_t step = 1; iterates.size() < at.size(); ++step) {
+    w.requires_grad_();
+    mul(mse_loss(matmul(x, w), y), 0.5).backward();
+    NoGradGuard no_grad;
+    w = sub(w, mul(w.grad(), learning_rate)).detach();
+    if (step == at[iterates.size()]) iterates.push_back(host_values(w));
+  }
+  return iterates;
 }
 
 std::vector<double> averaged_perturbed_sgd(const Tensor& x, const Tensor& y, int64_t steps, double learning_rate,

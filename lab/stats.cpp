@@ -1,5 +1,8 @@
 #include "lab/stats.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "framework/core/check.h"
@@ -38,6 +41,18 @@ double Moments::variance_std_error() const {
   return std::sqrt(std::max(central4 - var * var, 0.0) / nn);
 }
 
+MeanStd mean_std(const std::vector<double>& values) {
+  MINIDL_CHECK(!values.empty(), "mean_std: no values");
+  Moments m;
+  m.add(values);
+  return {m.mean(), values.size() > 1 ? std::sqrt(std::max(m.variance(), 0.0)) : 0.0};
+}
+
+std::string mean_std_text(const std::vector<double>& values, int decimals) {
+  const MeanStd m = mean_std(values);
+  return fmt::format("{:.{}f} +- {:.{}f}", m.mean, decimals, m.std, decimals);
+}
+
 std::vector<double> host_values(const Tensor& x) {
   return contiguous(to_dtype(to_device(x.detach(), kCPU), DType::F64)).to_vector<double>();
 }
@@ -46,13 +61,6 @@ double z_score(double measured, double expected, double std_error) {
   const double diff = measured - expected;
   if (std_error > 0) return diff / std_error;
   return diff == 0 ? 0.0 : (diff > 0 ? INFINITY : -INFINITY);
-}
-
-MeanStd mean_std(const std::vector<double>& values) {
-  MINIDL_CHECK(!values.empty(), "mean_std: no values");
-  Moments moments;
-  moments.add(values);
-  return {moments.mean(), values.size() > 1 ? std::sqrt(moments.variance()) : 0.0};
 }
 
 Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {

@@ -1,8 +1,10 @@
 // Small statistics for comparing a simulation with a formula: sample moments, the standard
-// error of a sample mean and of a sample variance, and a tensor's values on the host.
+// error of a sample mean and of a sample variance, and a tensor's values on the host; and the
+// mean and spread of a result over a few seeds.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "framework/core/tensor.h"
@@ -24,17 +26,19 @@ struct Moments {
   double s1 = 0, s2 = 0, s3 = 0, s4 = 0;  // sums of (x - centre)^k
 };
 
+// Mean and sample standard deviation of a few values (one per seed, say); std 0 for a single value.
+struct MeanStd {
+  double mean = 0, std = 0;
+};
+MeanStd mean_std(const std::vector<double>& values);
+// "mean +- std" with `decimals` digits after the point, for a table cell.
+std::string mean_std_text(const std::vector<double>& values, int decimals);
+
 // The values of a floating tensor on any device, as doubles.
 std::vector<double> host_values(const Tensor& x);
 
 // (measured - expected) / std_error, 0 when both differences and the error vanish.
 double z_score(double measured, double expected, double std_error);
-
-// Mean and sample standard deviation of a few values, e.g. a metric over seeds (std 0 for one).
-struct MeanStd {
-  double mean = 0, std = 0;
-};
-MeanStd mean_std(const std::vector<double>& values);
 
 // Least-squares slope and intercept of y on x.
 struct Line {

@@ -7,8 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "lab/linear_regression.h"
 #include "lab/registry.h"
 #include "lab/result_json.h"
+#include "lab/stats.h"
 
 namespace minidl::lab {
 namespace {
@@ -46,6 +48,38 @@ TEST_P(LabSmoke, TinyRunWritesJsonWithAVerdict) {
   EXPECT_TRUE(verdicts.count(json["verdict"].get<std::string>())) << json["verdict"];
   for (const auto& plot : json["plots"])
     for (const auto& series : plot["series"]) EXPECT_EQ(series["x"].size(), series["y"].size());
+}
+
+TEST(LabLinearAlgebra, SymmetricEigenDecomposesTheMatrix) {
+  const std::vector<std::vector<double>> a = {{4, 1, 0.5}, {1, 3, -1}, {0.5, -1, 2}};
+  const SymmetricEigen eigen = symmetric_eigen(a);
+  ASSERT_EQ(eigen.values.size(), 3u);
+  EXPECT_LT(eigen.values[0], eigen.values[1]);
+  EXPECT_LT(eigen.values[1], eigen.values[2]);
+  for (size_t k = 0; k < 3; ++k)
+    for (size_t i = 0; i < 3; ++i) {
+      double av = 0;  // (A v_k)_i = lambda_k v_k,i
+      for (size_t j = 0; j < 3; ++j) av += a[i][j] * eigen.vectors[k][j];
+      EXPECT_NEAR(av, eigen.values[k] * eigen.vectors[k][i], 1e-12);
+      double dot = 0;  // orthonormal
+      for (size_t j = 0; j < 3; ++j) dot += eigen.vectors[k][j] * eigen.vectors[i][j];
+      EXPECT_NEAR(dot, k == i ? 1.0 : 0.0, 1e-12);
+    }
+}
+
+TEST(LabLinearAlgebra, RidgeWithAPenaltyPerFeature) {
+  // gram diag(1, 4), moment (1, 4): w_j = moment_j / (gram_jj + penalty_j).
+  const NormalEquations eq{{{1, 0}, {0, 4}}, {1, 4}};
+  const std::vector<double> w = ridge_solution(eq, {1, 0});
+  EXPECT_NEAR(w[0], 0.5, 1e-15);
+  EXPECT_NEAR(w[1], 1.0, 1e-15);
+}
+
+TEST(LabStats, MeanAndSampleStdOverSeeds) {
+  EXPECT_DOUBLE_EQ(mean_std({1, 2, 3}).mean, 2.0);
+  EXPECT_DOUBLE_EQ(mean_std({1, 2, 3}).std, 1.0);
+  EXPECT_DOUBLE_EQ(mean_std({5}).std, 0.0);
+  EXPECT_EQ(mean_std_text({1, 2, 3}, 2), "2.00 +- 1.00");
 }
 
 std::vector<std::string> experiment_names() {

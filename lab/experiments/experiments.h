@@ -14,5 +14,10 @@ Experiment all_dropped_experiment();
 Experiment effective_depth_experiment();
 Experiment jacobian_experiment();
 Experiment input_noise_experiment();
+Experiment early_stopping_experiment();
+Experiment gradient_noise_experiment();
+Experiment fairness_experiment();
+Experiment target_dropout_experiment();
+Experiment count_noise_experiment();
 
 }  // namespace minidl::lab
