@@ -103,20 +103,22 @@ bool direct_allocation() {
 
 }  // namespace
 
+// The allocators are never destroyed: a tensor held by another static (a cached dataset) may be
+// freed at exit after a static allocator would be, into a dead cache.
 Allocator& allocator_for(Device device) {
   switch (device.type) {
     case DeviceType::CPU: {
-      static CpuAllocator cpu;
+      static CpuAllocator& cpu = *new CpuAllocator;
       return cpu;
     }
     case DeviceType::CUDAEmu: {
-      static EmulatedDeviceMemory memory;
-      static CachingAllocator emu(memory, direct_allocation());
+      static EmulatedDeviceMemory& memory = *new EmulatedDeviceMemory;
+      static CachingAllocator& emu = *new CachingAllocator(memory, direct_allocation());
       return emu;
     }
     case DeviceType::CUDA: {
       MINIDL_CHECK(device.index == 0, "device {}: minidl drives one GPU, cuda:0", device.str());
-      static CachingAllocator gpu(cuda_device_memory(), direct_allocation());
+      static CachingAllocator& gpu = *new CachingAllocator(cuda_device_memory(), direct_allocation());
       return gpu;
     }
   }
