@@ -14,5 +14,9 @@ Experiment all_dropped_experiment();
 Experiment effective_depth_experiment();
 Experiment jacobian_experiment();
 Experiment input_noise_experiment();
+Experiment weight_scaling_experiment();
+Experiment generalization_experiment();
+Experiment mc_uncertainty_experiment();
+Experiment missing_data_experiment();
 
 }  // namespace minidl::lab
