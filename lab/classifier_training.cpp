@@ -9,6 +9,7 @@
 #include "framework/io/fashion_mnist.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizers.h"
+#include "framework/regularize/dropout_layers.h"
 
 namespace minidl::lab {
 
@@ -35,6 +36,23 @@ ClassificationData fashion_mnist_subset(int64_t train_size, int64_t test_size) {
   const auto [train_x, train_y] = first_rows(cached_fashion_mnist(true), train_size);
   const auto [test_x, test_y] = first_rows(cached_fashion_mnist(false), test_size);
   return {train_x, train_y, test_x, test_y};
+}
+
+LabeledRows rows_with_labels(const Tensor& x, const Tensor& y, const std::function<bool(int64_t label)>& keep) {
+  const std::vector<float> values = contiguous(to_device(x, kCPU)).to_vector<float>();
+  const std::vector<int64_t> labels = contiguous(to_device(y, kCPU)).to_vector<int64_t>();
+  const size_t features = labels.empty() ? 0 : values.size() / labels.size();
+  std::vector<float> kept_values;
+  std::vector<int64_t> kept_labels;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (!keep(labels[i])) continue;
+    kept_labels.push_back(labels[i]);
+    kept_values.insert(kept_values.end(), values.begin() + static_cast<std::ptrdiff_t>(i * features),
+                       values.begin() + static_cast<std::ptrdiff_t>((i + 1) * features));
+  }
+  const auto n = static_cast<int64_t>(kept_labels.size());
+  MINIDL_CHECK(n > 0, "lab: no row of {} has a label to keep", labels.size());
+  return {Tensor::from_vector(kept_values, {n, static_cast<int64_t>(features)}), Tensor::from_vector(kept_labels, {n})};
 }
 
 double fit_classifier(Module& model, const Tensor& inputs, const Tensor& labels, const FitOptions& options,
@@ -73,6 +91,33 @@ std::vector<double> predicted_probabilities(Module& model, const Tensor& inputs,
     probabilities.insert(probabilities.end(), values.begin(), values.end());
   }
   return probabilities;
+}
+
+McProbabilities mc_dropout_probabilities(
+    Module& model, const Tensor& inputs, int64_t samples,
+    const std::function<void(int64_t t, const std::vector<double>& running_mean)>& after_sample) {
+  MINIDL_CHECK(samples >= 1, "lab: {} MC dropout samples, expected at least 1", samples);
+  const bool was_training = model.is_training();
+  model.eval();
+  set_mc_sampling(model, true);
+  std::vector<double> sum, sum_squares, running_mean;
+  for (int64_t t = 1; t <= samples; ++t) {
+    const std::vector<double> p = predicted_probabilities(model, inputs);
+    if (sum.empty()) sum.assign(p.size(), 0.0), sum_squares.assign(p.size(), 0.0), running_mean.resize(p.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+      sum[i] += p[i];
+      sum_squares[i] += p[i] * p[i];
+      running_mean[i] = sum[i] / static_cast<double>(t);
+    }
+    if (after_sample) after_sample(t, running_mean);
+  }
+  set_mc_sampling(model, false);
+  model.train(was_training);
+  McProbabilities result{running_mean, std::vector<double>(sum.size())};
+  for (size_t i = 0; i < sum.size(); ++i)
+    result.variance[i] =
+        std::max(0.0, sum_squares[i] / static_cast<double>(samples) - running_mean[i] * running_mean[i]);
+  return result;
 }
 
 double accuracy_of(const std::vector<double>& probabilities, const Tensor& labels) {

@@ -22,15 +22,21 @@ struct ClassificationData {
 // package's directory (kDefaultFashionMnistDir), normalized as `minidl train` does.
 ClassificationData fashion_mnist_subset(int64_t train_size, int64_t test_size);
 
+struct LabeledRows {
+  Tensor x, y;  // CPU: f32 rows [N, features], i64 labels [N]
+};
+// The rows of (x, y) whose label passes `keep`, in their order, e.g. some classes held out.
+LabeledRows rows_with_labels(const Tensor& x, const Tensor& y, const std::function<bool(int64_t label)>& keep);
+
 struct FitOptions {
   int64_t epochs = 5;
   int64_t batch_size = 128;
   double learning_rate = 1e-3;  // Adam
   double weight_decay = 0;      // Adam's L2 term
   // Applied to each training batch on the model's device before the forward pass; none if empty.
-  std::function<Tensor(const Tensor&)> transform_inputs;
+  std::function<Tensor(const Tensor&)> transform_inputs = {};
   // Called after each optimizer step, e.g. a max-norm projection; none if empty.
-  std::function<void(Module&)> after_step;
+  std::function<void(Module&)> after_step = {};
 };
 
 // Trains the model (in train mode) with Adam on cross-entropy over mini-batches shuffled by
@@ -41,6 +47,17 @@ double fit_classifier(Module& model, const Tensor& inputs, const Tensor& labels,
 // Softmax probabilities [N, classes] on the CPU as doubles, row-major, from batches of the
 // model's forward pass in its current mode (eval: deterministic; train: one dropout sample).
 std::vector<double> predicted_probabilities(Module& model, const Tensor& inputs, int64_t batch_size = 1000);
+
+// MC dropout: the model in eval mode with its dropout layers kept active (set_mc_sampling),
+// `samples` forward passes; per input and class the mean and the variance (over the samples, 1/T)
+// of the softmax output, [N, classes] row-major. after_sample(t, mean of the first t samples), if
+// given, runs after each pass: the means for every t come from one sequence of draws.
+struct McProbabilities {
+  std::vector<double> mean, variance;
+};
+McProbabilities mc_dropout_probabilities(
+    Module& model, const Tensor& inputs, int64_t samples,
+    const std::function<void(int64_t t, const std::vector<double>& running_mean)>& after_sample = nullptr);
 
 // The fraction of rows of probabilities [N, classes] whose argmax equals the label.
 double accuracy_of(const std::vector<double>& probabilities, const Tensor& labels);

@@ -40,6 +40,8 @@ const std::vector<Experiment>& experiments() {
                                  effective_depth_experiment(), jacobian_experiment(),  input_noise_experiment()};
     list.insert(list.end(), {early_stopping_experiment(), gradient_noise_experiment(), fairness_experiment(),
                              target_dropout_experiment(), count_noise_experiment()});
+    list.insert(list.end(), {weight_scaling_experiment(), generalization_experiment(), mc_uncertainty_experiment(),
+                             missing_data_experiment()});
     std::set<std::string> names;
     for (const Experiment& e : list)
       MINIDL_CHECK(names.insert(e.name).second, "lab: experiment {} is listed twice", e.name);

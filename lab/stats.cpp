@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "framework/core/check.h"
 #include "framework/ops/ops.h"
@@ -74,6 +75,26 @@ Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   for (size_t i = 0; i < x.size(); ++i) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
   const double slope = sxy / sxx;
   return {slope, my - slope * mx};
+}
+
+double auroc(const std::vector<double>& negatives, const std::vector<double>& positives) {
+  MINIDL_CHECK(!negatives.empty() && !positives.empty(), "auroc: {} negatives and {} positives, need both",
+               negatives.size(), positives.size());
+  std::vector<std::pair<double, bool>> pooled;  // (score, is positive)
+  for (double s : negatives) pooled.emplace_back(s, false);
+  for (double s : positives) pooled.emplace_back(s, true);
+  std::sort(pooled.begin(), pooled.end());
+  // Sum of the positives' ranks (1-based), each run of tied scores sharing its mean rank.
+  double positive_rank_sum = 0;
+  for (size_t start = 0; start < pooled.size();) {
+    size_t end = start;
+    int64_t tied_positives = 0;
+    for (; end < pooled.size() && pooled[end].first == pooled[start].first; ++end) tied_positives += pooled[end].second;
+    positive_rank_sum += static_cast<double>(tied_positives) * (static_cast<double>(start + end) + 1) / 2;
+    start = end;
+  }
+  const double n_pos = static_cast<double>(positives.size()), n_neg = static_cast<double>(negatives.size());
+  return (positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg);
 }
 
 }  // namespace minidl::lab

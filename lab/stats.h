@@ -46,4 +46,9 @@ struct Line {
 };
 Line fit_line(const std::vector<double>& x, const std::vector<double>& y);
 
+// Area under the ROC curve of a score that should be higher for positives: the probability that a
+// random positive scores above a random negative, ties counting one half (Mann-Whitney U from the
+// ranks of the pooled scores, exact).
+double auroc(const std::vector<double>& negatives, const std::vector<double>& positives);
+
 }  // namespace minidl::lab

@@ -27,6 +27,14 @@ TEST(Lab, NamesAreUniqueAndFindable) {
   EXPECT_THROW(find_experiment("no-such-experiment"), std::exception);
 }
 
+TEST(LabStats, AurocRanksWithTiesCountingHalf) {
+  EXPECT_DOUBLE_EQ(auroc({0, 1, 2}, {3, 4}), 1.0);
+  EXPECT_DOUBLE_EQ(auroc({3, 4}, {0, 1, 2}), 0.0);
+  EXPECT_DOUBLE_EQ(auroc({1, 1}, {1, 1, 1}), 0.5);
+  // Pairs (negative, positive): (0,1) win, (0,2) win, (2,1) loss, (2,2) tie -> 2.5 / 4.
+  EXPECT_DOUBLE_EQ(auroc({0, 2}, {1, 2}), 0.625);
+}
+
 class LabSmoke : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LabSmoke, TinyRunWritesJsonWithAVerdict) {

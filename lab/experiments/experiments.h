@@ -19,5 +19,9 @@ Experiment gradient_noise_experiment();
 Experiment fairness_experiment();
 Experiment target_dropout_experiment();
 Experiment count_noise_experiment();
+Experiment weight_scaling_experiment();
+Experiment generalization_experiment();
+Experiment mc_uncertainty_experiment();
+Experiment missing_data_experiment();
 
 }  // namespace minidl::lab
