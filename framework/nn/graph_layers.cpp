@@ -66,11 +66,20 @@ Tensor propagate(const Tensor& x, const Tensor& weight, const GraphEdges& edges)
   return scatter_add_rows(mul(gather_rows(x, edges.by_src), weight), edges.by_dst);
 }
 
+GraphLayer::GraphLayer(const char* name, int64_t in_features, int64_t out_features, double drop_edge,
+                       Generator& drop_gen)
+    : drop_edge_(drop_edge), gen_(&drop_gen) {
+  MINIDL_CHECK(in_features > 0 && out_features > 0, "{}({}, {}): sizes must be positive", name, in_features,
+               out_features);
+}
+
+Tensor GraphLayer::drop_edges(const Tensor& edge_weight) {
+  return drop_edge(edge_weight, drop_edge_, is_training(), *gen_);
+}
+
 GcnConv::GcnConv(int64_t in_features, int64_t out_features, double drop_edge, Generator& init_gen,
                  Generator& drop_gen, DType dtype)
-    : drop_edge_(drop_edge), gen_(&drop_gen) {
-  MINIDL_CHECK(in_features > 0 && out_features > 0, "GcnConv({}, {}): sizes must be positive", in_features,
-               out_features);
+    : GraphLayer("GcnConv", in_features, out_features, drop_edge, drop_gen) {
   weight_ = register_parameter("weight", glorot(in_features, out_features, {in_features, out_features}, init_gen, dtype));
   bias_ = register_parameter("bias", Tensor::zeros({out_features}, dtype));
 }
@@ -78,15 +87,13 @@ GcnConv::GcnConv(int64_t in_features, int64_t out_features, double drop_edge, Ge
 Tensor GcnConv::forward(const Tensor& x, const GraphEdges& edges) {
   check_features(x, weight_.size(0), edges, "GcnConv");
   const Tensor h = matmul(x, weight_);
-  const Tensor neighbours = propagate(h, drop_edge(edges.gcn_weight, drop_edge_, is_training(), *gen_), edges);
+  const Tensor neighbours = propagate(h, drop_edges(edges.gcn_weight), edges);
   return add(add(neighbours, mul(h, edges.gcn_self_weight)), bias_);
 }
 
 SageConv::SageConv(int64_t in_features, int64_t out_features, double drop_edge, Generator& init_gen,
                    Generator& drop_gen, DType dtype)
-    : drop_edge_(drop_edge), gen_(&drop_gen) {
-  MINIDL_CHECK(in_features > 0 && out_features > 0, "SageConv({}, {}): sizes must be positive", in_features,
-               out_features);
+    : GraphLayer("SageConv", in_features, out_features, drop_edge, drop_gen) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
   self_weight_ =
       register_parameter("self_weight", uniform({out_features, in_features}, -bound, bound, init_gen, dtype));
@@ -99,20 +106,18 @@ Tensor SageConv::forward(const Tensor& x, const GraphEdges& edges) {
   check_features(x, self_weight_.size(1), edges, "SageConv");
   // Transform, then aggregate: the same sum, on rows of out features instead of in.
   const Tensor neighbours = propagate(matmul(x, transpose(neighbour_weight_, 0, 1)),
-                                      drop_edge(edges.mean_weight, drop_edge_, is_training(), *gen_), edges);
+                                      drop_edges(edges.mean_weight), edges);
   return add(add(matmul(x, transpose(self_weight_, 0, 1)), bias_), neighbours);
 }
 
 GatConv::GatConv(int64_t in_features, int64_t out_features, int64_t heads, bool concat, double attention_dropout,
                  double drop_edge, Generator& init_gen, Generator& drop_gen, DType dtype)
-    : heads_(heads),
+    : GraphLayer("GatConv", in_features, out_features, drop_edge, drop_gen),
+      heads_(heads),
       out_features_(out_features),
       concat_(concat),
-      attention_dropout_(attention_dropout),
-      drop_edge_(drop_edge),
-      gen_(&drop_gen) {
-  MINIDL_CHECK(in_features > 0 && out_features > 0 && heads > 0, "GatConv({}, {}, heads {}): sizes must be positive",
-               in_features, out_features, heads);
+      attention_dropout_(attention_dropout) {
+  MINIDL_CHECK(heads > 0, "GatConv({}, {}): heads = {} must be positive", in_features, out_features, heads);
   MINIDL_CHECK(attention_dropout >= 0 && attention_dropout <= 1,
                "GatConv: attention dropout = {} is outside [0, 1]", attention_dropout);
   weight_ = register_parameter(
@@ -132,8 +137,8 @@ Tensor GatConv::forward(const Tensor& x, const GraphEdges& edges) {
                             0);
   // LeakyReLU with slope 0.2, composed: x for x > 0, 0.2 x below.
   const Tensor leaky = add(mul(relu(scores), 0.8), mul(scores, 0.2));
-  const Tensor alpha = dropout(segment_softmax(leaky, edges.by_dst_and_self), attention_dropout_, is_training(), *gen_);
-  const Tensor edge_alpha = drop_edge(slice(alpha, 0, 0, count), drop_edge_, is_training(), *gen_);
+  const Tensor alpha = dropout(segment_softmax(leaky, edges.by_dst_and_self), attention_dropout_, is_training(), drop_gen());
+  const Tensor edge_alpha = drop_edges(slice(alpha, 0, 0, count));
   const Tensor self_alpha = slice(alpha, 0, count, count + nodes);
   const Tensor out = add(propagate(h, reshape(edge_alpha, {count, heads_, 1}), edges),
                          mul(h, reshape(self_alpha, {nodes, heads_, 1})));

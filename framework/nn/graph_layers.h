@@ -36,6 +36,18 @@ class GraphLayer : public Module {
  public:
   virtual Tensor forward(const Tensor& x, const GraphEdges& edges) = 0;
   Tensor forward(const Tensor& x) final;  // an error naming the layer: call forward(x, edges)
+
+ protected:
+  // Checks that the sizes are positive (errors name the layer); every layer draws DropEdge's
+  // masks, at rate drop_edge, and any other dropout from drop_gen.
+  GraphLayer(const char* name, int64_t in_features, int64_t out_features, double drop_edge, Generator& drop_gen);
+  // Edge weights [E, ...] after DropEdge in training.
+  Tensor drop_edges(const Tensor& edge_weight);
+  Generator& drop_gen() { return *gen_; }
+
+ private:
+  double drop_edge_;
+  Generator* gen_;
 };
 
 // GCN: out = D^-1/2 (A + I) D^-1/2 x W + b. DropEdge drops the A part with rate drop_edge.
@@ -48,8 +60,6 @@ class GcnConv : public GraphLayer {
 
  private:
   Tensor weight_, bias_;  // weight [in, out], Glorot-uniform; bias [out], zeros
-  double drop_edge_;
-  Generator* gen_;
 };
 
 // GraphSAGE, mean aggregator: out = x W_self^T + b + mean over in-neighbours j of x_j W_neigh^T.
@@ -62,8 +72,6 @@ class SageConv : public GraphLayer {
 
  private:
   Tensor self_weight_, neighbour_weight_, bias_;  // like torch.nn.Linear's [out, in]; bias [out]
-  double drop_edge_;
-  Generator* gen_;
 };
 
 // GAT: per head k, h = x W_k; node i attends over its in-neighbours and itself with
@@ -81,8 +89,7 @@ class GatConv : public GraphLayer {
   int64_t heads_, out_features_;
   bool concat_;
   Tensor weight_, att_src_, att_dst_, bias_;  // weight [in, heads * out]; att_* [heads, out]
-  double attention_dropout_, drop_edge_;
-  Generator* gen_;
+  double attention_dropout_;
 };
 
 // Sum over each node's in-edges of gather_rows(x, by_src) * weight (weight [E, ...] broadcast
