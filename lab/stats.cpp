@@ -1,5 +1,7 @@
 #include "lab/stats.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "framework/core/check.h"
@@ -46,6 +48,22 @@ double z_score(double measured, double expected, double std_error) {
   const double diff = measured - expected;
   if (std_error > 0) return diff / std_error;
   return diff == 0 ? 0.0 : (diff > 0 ? INFINITY : -INFINITY);
+}
+
+MeanStd mean_std(const std::vector<double>& runs) {
+  MINIDL_CHECK(!runs.empty(), "mean_std: no runs");
+  Moments m(runs.front());
+  m.add(runs);
+  return {m.mean(), m.n >= 2 ? std::sqrt(m.variance()) : 0.0, m.n};
+}
+
+std::string plus_minus(const MeanStd& m, int decimals) {
+  return fmt::format("{:.{}f} ± {:.{}f}", m.mean, decimals, m.std, decimals);
+}
+
+double difference_z(const MeanStd& a, const MeanStd& b) {
+  const double se = std::sqrt(a.std * a.std / static_cast<double>(a.n) + b.std * b.std / static_cast<double>(b.n));
+  return z_score(a.mean, b.mean, se);
 }
 
 Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "lab/linear_algebra.h"
 #include "lab/registry.h"
 #include "lab/result_json.h"
 
@@ -23,6 +24,26 @@ TEST(Lab, NamesAreUniqueAndFindable) {
     EXPECT_EQ(&find_experiment(e.name), &e);
   }
   EXPECT_THROW(find_experiment("no-such-experiment"), std::exception);
+}
+
+// Reference values from numpy.linalg.eigvalsh and numpy.linalg.svd.
+TEST(LabLinearAlgebra, JacobiEigenvaluesAndProductSingularValues) {
+  const std::vector<double> a = {4, 1, 2, 1, 3, 0, 2, 0, -1};
+  const SymmetricEigen e = symmetric_eigen(a, 3);
+  const std::vector<double> expected = {5.12398318, 2.60146556, -1.72544874};
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_NEAR(e.values[k], expected[k], 1e-7);
+    // a q_k = lambda_k q_k
+    for (size_t i = 0; i < 3; ++i) {
+      double aq = 0;
+      for (size_t j = 0; j < 3; ++j) aq += a[i * 3 + j] * e.vectors[j * 3 + k];
+      EXPECT_NEAR(aq, e.values[k] * e.vectors[i * 3 + k], 1e-9);
+    }
+  }
+  // U = [[1, 2], [3, 4], [5, 6]], V = [[1, 0], [1, 1]]: U^T U and V^T V.
+  const std::vector<double> singular = product_singular_values({35, 44, 44, 56}, {2, 1, 1, 1}, 2);
+  EXPECT_NEAR(singular[0], 14.62490313, 1e-7);
+  EXPECT_NEAR(singular[1], 0.33497517, 1e-7);
 }
 
 class LabSmoke : public ::testing::TestWithParam<std::string> {};

@@ -14,5 +14,8 @@ Experiment all_dropped_experiment();
 Experiment effective_depth_experiment();
 Experiment jacobian_experiment();
 Experiment input_noise_experiment();
+Experiment homophily_experiment();
+Experiment attention_entropy_experiment();
+Experiment embedding_dropout_experiment();
 
 }  // namespace minidl::lab
