@@ -11,8 +11,6 @@ namespace minidl::lab {
 
 namespace {
 
-using Matrix = std::vector<std::vector<double>>;
-
 // Solves A w = b by Gaussian elimination with partial pivoting (A small and well conditioned).
 std::vector<double> solve(Matrix a, std::vector<double> b) {
   const size_t n = b.size();
@@ -85,49 +83,6 @@ std::vector<double> ridge_solution(const NormalEquations& equations, const std::
   Matrix a = equations.gram;
   for (size_t j = 0; j < a.size(); ++j) a[j][j] += penalty[j];
   return solve(a, equations.moment);
-}
-
-SymmetricEigen symmetric_eigen(Matrix a) {
-  const size_t n = a.size();
-  Matrix v(n, std::vector<double>(n, 0.0));
-  for (size_t i = 0; i < n; ++i) v[i][i] = 1;
-  const auto rotate = [n](Matrix& m, size_t p, size_t q, double c, double s, bool rows) {
-    for (size_t k = 0; k < n; ++k) {
-      double& mp = rows ? m[p][k] : m[k][p];
-      double& mq = rows ? m[q][k] : m[k][q];
-      const double old_p = mp, old_q = mq;
-      mp = c * old_p - s * old_q;
-      mq = s * old_p + c * old_q;
-    }
-  };
-  for (int sweep = 0; sweep < 64; ++sweep) {
-    double off = 0, all = 0;
-    for (size_t p = 0; p < n; ++p)
-      for (size_t q = 0; q < n; ++q) (p == q ? all : off) += a[p][q] * a[p][q];
-    if (off <= 1e-30 * (all + off)) break;
-    for (size_t p = 0; p < n; ++p)
-      for (size_t q = p + 1; q < n; ++q) {
-        if (a[p][q] == 0) continue;
-        // The rotation in the (p, q) plane that zeroes a[p][q] (Numerical Recipes' jacobi).
-        const double theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
-        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-        rotate(a, p, q, c, s, false);
-        rotate(a, p, q, c, s, true);
-        rotate(v, p, q, c, s, false);
-      }
-  }
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t i, size_t j) { return a[i][i] < a[j][j]; });
-  SymmetricEigen eigen;
-  for (size_t i : order) {
-    eigen.values.push_back(a[i][i]);
-    std::vector<double> column(n);
-    for (size_t k = 0; k < n; ++k) column[k] = v[k][i];
-    eigen.vectors.push_back(column);
-  }
-  return eigen;
 }
 
 double relative_gap(const std::vector<double>& a, const std::vector<double>& b) {

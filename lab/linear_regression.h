@@ -11,6 +11,7 @@
 
 #include "framework/core/tensor.h"
 #include "framework/random/generator.h"
+#include "lab/linear_algebra.h"
 
 namespace minidl::lab {
 
@@ -32,14 +33,6 @@ struct NormalEquations {
 NormalEquations normal_equations(const RegressionData& data);
 // argmin_w |y - X w|^2 / n + sum_j penalty_j w_j^2 = (gram + diag(penalty))^-1 moment.
 std::vector<double> ridge_solution(const NormalEquations& equations, const std::vector<double>& penalty);
-
-// Eigenvalues (ascending) and unit eigenvectors (vectors[k] belongs to values[k]) of a small
-// symmetric matrix, by cyclic Jacobi rotations.
-struct SymmetricEigen {
-  std::vector<double> values;
-  std::vector<std::vector<double>> vectors;
-};
-SymmetricEigen symmetric_eigen(std::vector<std::vector<double>> a);
 
 // Full-batch SGD from zero on mse_loss(matmul(perturb(X), w), y) with a fresh perturbation each
 // step; returns the average of the second half of the iterates.

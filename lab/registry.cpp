@@ -42,6 +42,9 @@ const std::vector<Experiment>& experiments() {
                              target_dropout_experiment(), count_noise_experiment()});
     list.insert(list.end(), {weight_scaling_experiment(), generalization_experiment(), mc_uncertainty_experiment(),
                              missing_data_experiment()});
+    list.push_back(homophily_experiment());
+    list.push_back(attention_entropy_experiment());
+    list.push_back(embedding_dropout_experiment());
     std::set<std::string> names;
     for (const Experiment& e : list)
       MINIDL_CHECK(names.insert(e.name).second, "lab: experiment {} is listed twice", e.name);

@@ -42,18 +42,6 @@ double Moments::variance_std_error() const {
   return std::sqrt(std::max(central4 - var * var, 0.0) / nn);
 }
 
-MeanStd mean_std(const std::vector<double>& values) {
-  MINIDL_CHECK(!values.empty(), "mean_std: no values");
-  Moments m;
-  m.add(values);
-  return {m.mean(), values.size() > 1 ? std::sqrt(std::max(m.variance(), 0.0)) : 0.0};
-}
-
-std::string mean_std_text(const std::vector<double>& values, int decimals) {
-  const MeanStd m = mean_std(values);
-  return fmt::format("{:.{}f} +- {:.{}f}", m.mean, decimals, m.std, decimals);
-}
-
 std::vector<double> host_values(const Tensor& x) {
   return contiguous(to_dtype(to_device(x.detach(), kCPU), DType::F64)).to_vector<double>();
 }
@@ -62,6 +50,22 @@ double z_score(double measured, double expected, double std_error) {
   const double diff = measured - expected;
   if (std_error > 0) return diff / std_error;
   return diff == 0 ? 0.0 : (diff > 0 ? INFINITY : -INFINITY);
+}
+
+MeanStd mean_std(const std::vector<double>& runs) {
+  MINIDL_CHECK(!runs.empty(), "mean_std: no runs");
+  Moments m(runs.front());
+  m.add(runs);
+  return {m.mean(), m.n >= 2 ? std::sqrt(m.variance()) : 0.0, m.n};
+}
+
+std::string plus_minus(const MeanStd& m, int decimals) {
+  return fmt::format("{:.{}f} ± {:.{}f}", m.mean, decimals, m.std, decimals);
+}
+
+double difference_z(const MeanStd& a, const MeanStd& b) {
+  const double se = std::sqrt(a.std * a.std / static_cast<double>(a.n) + b.std * b.std / static_cast<double>(b.n));
+  return z_score(a.mean, b.mean, se);
 }
 
 Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {

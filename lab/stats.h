@@ -26,19 +26,23 @@ struct Moments {
   double s1 = 0, s2 = 0, s3 = 0, s4 = 0;  // sums of (x - centre)^k
 };
 
-// Mean and sample standard deviation of a few values (one per seed, say); std 0 for a single value.
-struct MeanStd {
-  double mean = 0, std = 0;
-};
-MeanStd mean_std(const std::vector<double>& values);
-// "mean +- std" with `decimals` digits after the point, for a table cell.
-std::string mean_std_text(const std::vector<double>& values, int decimals);
-
 // The values of a floating tensor on any device, as doubles.
 std::vector<double> host_values(const Tensor& x);
 
 // (measured - expected) / std_error, 0 when both differences and the error vanish.
 double z_score(double measured, double expected, double std_error);
+
+// The mean and sample standard deviation of a few trained runs (one per seed); std is 0 for one run.
+struct MeanStd {
+  double mean = 0, std = 0;
+  int64_t n = 0;
+};
+MeanStd mean_std(const std::vector<double>& runs);
+// "mean ± std" with `decimals` digits after the point, for a table cell.
+std::string plus_minus(const MeanStd& m, int decimals = 3);
+// The difference of two arms' means, a - b, in units of its standard error sqrt(s_a^2/n_a + s_b^2/n_b)
+// (independent runs; z_score's convention when the error vanishes).
+double difference_z(const MeanStd& a, const MeanStd& b);
 
 // Least-squares slope and intercept of y on x.
 struct Line {

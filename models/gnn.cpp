@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "framework/autograd/grad_mode.h"
+#include "framework/core/profiler.h"
 #include "framework/nn/layers.h"
 #include "framework/ops/ops.h"
 #include "framework/regularize/dropout.h"
@@ -88,5 +90,68 @@ Tensor Gnn::forward(const Tensor& x, const GraphEdges& edges) {
 }
 
 Tensor Gnn::forward(const Tensor&) { MINIDL_FAIL("Gnn: the model needs the graph: call forward(x, edges)"); }
+
+namespace {
+
+Tensor node_index(const std::vector<int64_t>& nodes, Device device) {
+  return to_device(Tensor::from_vector(nodes, {static_cast<int64_t>(nodes.size())}), device);
+}
+
+double accuracy(const std::vector<int64_t>& predicted, const std::vector<int64_t>& labels,
+                const std::vector<int64_t>& nodes) {
+  if (nodes.empty()) return 0;
+  int64_t correct = 0;
+  for (int64_t v : nodes) correct += predicted[static_cast<size_t>(v)] == labels[static_cast<size_t>(v)];
+  return static_cast<double>(correct) / static_cast<double>(nodes.size());
+}
+
+NodeAccuracy evaluate_nodes(Gnn& model, const GnnGraph& graph) {
+  NoGradGuard no_grad;
+  model.eval();
+  const std::vector<int64_t> predicted =
+      to_device(argmax(model.forward(graph.features, graph.edges), 1), kCPU).to_vector<int64_t>();
+  return {accuracy(predicted, graph.labels, graph.train_nodes), accuracy(predicted, graph.labels, graph.val_nodes),
+          accuracy(predicted, graph.labels, graph.test_nodes)};
+}
+
+}  // namespace
+
+GnnGraph prepare_gnn_graph(const GraphData& data, Device device) {
+  GnnGraph g;
+  g.edges = graph_edges(data.num_nodes, data.src, data.dst, device);
+  g.features = to_device(data.features, device);
+  g.train_rows = group_index(node_index(data.train_nodes, device), data.num_nodes);
+  g.labels = data.labels.to_vector<int64_t>();
+  std::vector<int64_t> targets;
+  for (int64_t v : data.train_nodes) targets.push_back(g.labels[static_cast<size_t>(v)]);
+  g.train_targets = node_index(targets, device);
+  g.train_nodes = data.train_nodes;
+  g.val_nodes = data.val_nodes;
+  g.test_nodes = data.test_nodes;
+  return g;
+}
+
+GnnFit fit_gnn(Gnn& model, const GnnGraph& graph, Optimizer& optimizer, const LrSchedule& schedule, int64_t epochs,
+               const std::function<void(const GnnEpoch&)>& on_epoch) {
+  GnnFit fit;
+  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+    const ProfileRange step_range("step", "train step");
+    model.train();
+    optimizer.set_lr(schedule.lr_at(epoch - 1));
+    optimizer.zero_grad();
+    Tensor loss =
+        cross_entropy(gather_rows(model.forward(graph.features, graph.edges), graph.train_rows), graph.train_targets);
+    loss.backward();
+    optimizer.step();
+    fit.last = evaluate_nodes(model, graph);
+    if (graph.val_nodes.empty() || fit.last.val > fit.best_val) {
+      fit.best_val = fit.last.val;
+      fit.test_at_best = fit.last.test;
+      fit.best_epoch = epoch;
+    }
+    if (on_epoch) on_epoch({epoch, loss.item(), fit.last});
+  }
+  return fit;
+}
 
 }  // namespace minidl

@@ -6,14 +6,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "framework/io/graph_data.h"
 #include "framework/nn/graph_layers.h"
 #include "framework/nn/module.h"
+#include "framework/optim/optimizer.h"
+#include "framework/optim/schedule.h"
 #include "framework/random/generator.h"
 
 namespace minidl {
@@ -51,5 +55,37 @@ class Gnn : public Module {
   std::vector<std::shared_ptr<GraphLayer>> convs_;
   std::vector<std::shared_ptr<Module>> linears_;  // node-mlp
 };
+
+// A graph ready to train a Gnn on a device: its edges and features there, the training nodes'
+// rows and targets, and the labels and splits on the host for the accuracies.
+struct GnnGraph {
+  GraphEdges edges;
+  Tensor features;
+  IndexGroups train_rows;
+  Tensor train_targets;
+  std::vector<int64_t> labels, train_nodes, val_nodes, test_nodes;
+};
+GnnGraph prepare_gnn_graph(const GraphData& data, Device device);
+
+// Accuracy of the argmax prediction on each split (0 for an empty split).
+struct NodeAccuracy {
+  double train = 0, val = 0, test = 0;
+};
+struct GnnEpoch {
+  int64_t epoch = 0;  // from 1
+  double loss = 0;    // the training cross-entropy of the epoch's step (dropout on)
+  NodeAccuracy accuracy;
+};
+struct GnnFit {
+  NodeAccuracy last;                       // after the last epoch
+  double best_val = -1, test_at_best = 0;  // at the first epoch of best validation accuracy
+  int64_t best_epoch = 0;
+};
+// Full-batch training: each epoch one optimizer step on the training nodes' mean cross-entropy,
+// with the rate schedule.lr_at(epoch - 1), then the accuracies in eval mode without gradients,
+// passed to on_epoch when given. test_at_best is the test accuracy at the first epoch of best
+// validation accuracy; without validation nodes, the last epoch's.
+GnnFit fit_gnn(Gnn& model, const GnnGraph& graph, Optimizer& optimizer, const LrSchedule& schedule, int64_t epochs,
+               const std::function<void(const GnnEpoch&)>& on_epoch = nullptr);
 
 }  // namespace minidl

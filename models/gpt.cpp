@@ -70,15 +70,19 @@ class GptBlock : public Module {
     fc_out_bias_ = register_parameter("fc_out.bias", Tensor::zeros({c.width}));
   }
 
-  Tensor forward(const Tensor& x) override {
+  Tensor forward(const Tensor& x) override { return forward(x, nullptr); }
+
+  // Also appends the attention probabilities to probs when it is given.
+  Tensor forward(const Tensor& x, std::vector<Tensor>* probs) {
     const int64_t batch = x.size(0), t = x.size(1), d = config_.width, heads = config_.heads, dh = d / heads;
     const Tensor qkv = (*qkv_)((*norm1_)(x));  // [B, T, 3D]
     const auto head_view = [&](int64_t part) {  // [B, H, T, dh]
       return permute(reshape(slice(qkv, 2, part * d, (part + 1) * d), {batch, t, heads, dh}), {0, 2, 1, 3});
     };
     const Tensor scores = mul(matmul(head_view(0), transpose(head_view(1), 2, 3)), 1.0 / std::sqrt(double(dh)));
-    const Tensor probs = softmax_dropout(scores, config_.attention_dropout, true, is_training(), dropout_gen_);
-    const Tensor heads_out = reshape(contiguous(permute(matmul(probs, head_view(2)), {0, 2, 1, 3})), {batch, t, d});
+    const Tensor attention = softmax_dropout(scores, config_.attention_dropout, true, is_training(), dropout_gen_);
+    if (probs != nullptr) probs->push_back(attention);
+    const Tensor heads_out = reshape(contiguous(permute(matmul(attention, head_view(2)), {0, 2, 1, 3})), {batch, t, d});
     const Tensor h = bias_dropout_residual(matmul(heads_out, transpose(attn_out_, 0, 1)), attn_out_bias_, x,
                                            config_.dropout, is_training(), dropout_gen_);
     const Tensor m = gelu((*fc_)((*norm2_)(h)));
@@ -105,7 +109,7 @@ Gpt::Gpt(const GptConfig& config, Generator& init_gen, Generator& dropout_gen)
   final_norm_ = register_module("ln_f", std::make_shared<LayerNorm>(config_.width));
 }
 
-Tensor Gpt::forward(const Tensor& ids) {
+Tensor Gpt::hidden_states(const Tensor& ids, std::vector<Tensor>* probs) {
   MINIDL_CHECK(ids.dim() == 2 && ids.dtype() == DType::I64 && ids.size(1) >= 1 && ids.size(1) <= config_.context,
                "GPT: expected i64 ids [batch, T] with 1 <= T <= {} (the context), got {}", config_.context,
                ids.describe());
@@ -115,9 +119,21 @@ Tensor Gpt::forward(const Tensor& ids) {
   const Tensor position_ids = to_device(Tensor::from_vector(positions, {t}), ids.device());
   const Tensor table = embedding_dropout(token_table_, config_.embedding_dropout, is_training(), dropout_gen_);
   Tensor x = add(embedding(table, ids), embedding(position_table_, position_ids));
+  // Through operator() (its profiling range and forward hooks) unless the probabilities are asked for.
   for (const auto& block : blocks_)
-    if (!layer_drop(config_.layerdrop, is_training(), dropout_gen_)) x = (*block)(x);
-  return matmul((*final_norm_)(x), transpose(token_table_, 0, 1));  // tied output layer
+    if (!layer_drop(config_.layerdrop, is_training(), dropout_gen_))
+      x = probs == nullptr ? (*block)(x) : block->forward(x, probs);
+  return x;
+}
+
+Tensor Gpt::forward(const Tensor& ids) {
+  return matmul((*final_norm_)(hidden_states(ids, nullptr)), transpose(token_table_, 0, 1));  // tied output layer
+}
+
+std::vector<Tensor> Gpt::attention_probabilities(const Tensor& ids) {
+  std::vector<Tensor> probs;
+  hidden_states(ids, &probs);
+  return probs;
 }
 
 }  // namespace minidl

@@ -40,6 +40,10 @@ class Gpt : public LanguageModel {
   Gpt(const GptConfig& config, Generator& init_gen, Generator& dropout_gen);
   // ids i64 [batch, T] with T <= context -> logits [batch, T, vocab].
   Tensor forward(const Tensor& ids) override;
+  // The attention probabilities [batch, heads, T, T] of each block for ids, as forward computes
+  // them in the model's current mode (in training with attention dropout applied; a block that
+  // LayerDrop skips gives none).
+  std::vector<Tensor> attention_probabilities(const Tensor& ids);
   const GptConfig& config() const { return config_; }
   int64_t vocab() const override { return config_.vocab; }
   int64_t context() const override { return config_.context; }
@@ -47,6 +51,10 @@ class Gpt : public LanguageModel {
   nlohmann::json config_json() const override { return config_.to_json(); }
 
  private:
+  // The blocks' output for ids (before the final LayerNorm); each block's attention probabilities
+  // are appended to probs when it is given.
+  Tensor hidden_states(const Tensor& ids, std::vector<Tensor>* probs);
+
   GptConfig config_;
   Generator& dropout_gen_;
   Tensor token_table_, position_table_;

@@ -9,11 +9,23 @@
 #include "framework/core/check.h"
 #include "framework/io/safetensors.h"
 #include "framework/ops/ops.h"
+#include "framework/optim/clip.h"
 #include "models/classifier.h"
 #include "models/gpt.h"
 #include "models/lstm_lm.h"
 
 namespace minidl {
+
+double lm_train_step(LanguageModel& model, const TextBatch& batch, Optimizer& optimizer, double clip_norm) {
+  const Device device = model.device();
+  optimizer.zero_grad();
+  const Tensor logits = reshape(model(to_device(batch.inputs, device)), {-1, model.vocab()});
+  Tensor loss = cross_entropy(logits, to_device(reshape(batch.targets, {-1}), device));
+  loss.backward();
+  clip_grad_norm_(model.parameters(), clip_norm);
+  optimizer.step();
+  return loss.item();
+}
 
 std::unique_ptr<LanguageModel> make_language_model(const std::string& name, const nlohmann::json& config,
                                                    Generator& init_gen, Generator& dropout_gen) {

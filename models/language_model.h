@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "framework/io/text_corpus.h"
 #include "framework/nn/module.h"
+#include "framework/optim/optimizer.h"
 #include "framework/random/generator.h"
 
 namespace minidl {
@@ -26,6 +28,10 @@ class LanguageModel : public Module {
   virtual std::string model_name() const = 0;
   virtual nlohmann::json config_json() const = 0;
 };
+
+// One optimizer step on a batch of windows at the optimizer's current rate: the mean
+// next-character cross-entropy, gradients clipped to global norm clip_norm. Returns the loss.
+double lm_train_step(LanguageModel& model, const TextBatch& batch, Optimizer& optimizer, double clip_norm);
 
 // Builds model `name` ("gpt" or "lstm") from its JSON config; weights from init_gen, dropout from
 // dropout_gen (which must outlive the model).

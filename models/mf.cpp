@@ -57,6 +57,15 @@ Tensor Mf::forward(const Tensor& pairs) {
   return mf_predict(dropped, users, items);
 }
 
+double mf_train_step(Mf& model, const Tensor& pairs, const Tensor& ratings, Optimizer& optimizer) {
+  const Device device = model.device();
+  optimizer.zero_grad();
+  Tensor loss = mse_loss(model(to_device(pairs, device)), to_device(ratings, device));
+  loss.backward();
+  optimizer.step();
+  return loss.item();
+}
+
 double evaluate_rmse(Mf& model, const RatingSplit& split, int64_t batch_size) {
   MINIDL_CHECK(batch_size > 0, "evaluate_rmse: batch_size = {} must be positive", batch_size);
   NoGradGuard no_grad;

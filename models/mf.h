@@ -10,6 +10,7 @@
 
 #include "framework/io/ratings.h"
 #include "framework/nn/module.h"
+#include "framework/optim/optimizer.h"
 #include "framework/random/generator.h"
 
 namespace minidl {
@@ -47,6 +48,10 @@ class Mf : public Module {
   Generator& dropout_gen_;
   MfTables tables_;
 };
+
+// One optimizer step at the optimizer's current rate on the mean squared error of the model's
+// predictions for pairs [N, 2] against ratings [N] (moved to the model's device). Returns the loss.
+double mf_train_step(Mf& model, const Tensor& pairs, const Tensor& ratings, Optimizer& optimizer);
 
 // The RMSE of the model's predictions on a split, in eval mode without gradients, batch_size
 // pairs at a time; restores the model's mode.

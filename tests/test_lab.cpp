@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "lab/linear_algebra.h"
 #include "lab/linear_regression.h"
 #include "lab/registry.h"
 #include "lab/result_json.h"
@@ -33,6 +34,18 @@ TEST(LabStats, AurocRanksWithTiesCountingHalf) {
   EXPECT_DOUBLE_EQ(auroc({1, 1}, {1, 1, 1}), 0.5);
   // Pairs (negative, positive): (0,1) win, (0,2) win, (2,1) loss, (2,2) tie -> 2.5 / 4.
   EXPECT_DOUBLE_EQ(auroc({0, 2}, {1, 2}), 0.625);
+}
+
+// Reference values from numpy.linalg.eigvalsh and numpy.linalg.svd.
+TEST(LabLinearAlgebra, JacobiEigenvaluesAndProductSingularValues) {
+  const Matrix a = {{4, 1, 2}, {1, 3, 0}, {2, 0, -1}};
+  const SymmetricEigen e = symmetric_eigen(a);
+  const std::vector<double> expected = {-1.72544874, 2.60146556, 5.12398318};
+  for (size_t k = 0; k < 3; ++k) EXPECT_NEAR(e.values[k], expected[k], 1e-7);
+  // U = [[1, 2], [3, 4], [5, 6]], V = [[1, 0], [1, 1]]: U^T U and V^T V.
+  const std::vector<double> singular = product_singular_values({{35, 44}, {44, 56}}, {{2, 1}, {1, 1}});
+  EXPECT_NEAR(singular[0], 14.62490313, 1e-7);
+  EXPECT_NEAR(singular[1], 0.33497517, 1e-7);
 }
 
 class LabSmoke : public ::testing::TestWithParam<std::string> {};

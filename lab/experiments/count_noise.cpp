@@ -320,10 +320,10 @@ void add_rows(const std::string& data, const std::vector<ModelRuns>& runs, Table
   for (size_t m = 0; m < kModels.size(); ++m) {
     const ModelRuns& r = runs[m];
     const bool zip = kModels[m] == Model::ZeroInflatedPoisson;
-    table.rows.push_back({data, model_name(kModels[m]), mean_std_text(r.log_lik, 4), mean_std_text(r.zero_log_lik, 4),
-                          mean_std_text(r.observed_zeros, 4), mean_std_text(r.predicted_zeros, 4), r.worst_zero_z,
-                          zip ? Cell{"-"} : Cell{smallest(r.z_vs_zip)},
-                          zip ? Cell{"-"} : Cell{smallest(r.zero_z_vs_zip)}});
+    table.rows.push_back(
+        {data, model_name(kModels[m]), plus_minus(mean_std(r.log_lik), 4), plus_minus(mean_std(r.zero_log_lik), 4),
+         plus_minus(mean_std(r.observed_zeros), 4), plus_minus(mean_std(r.predicted_zeros), 4), r.worst_zero_z,
+         zip ? Cell{"-"} : Cell{smallest(r.z_vs_zip)}, zip ? Cell{"-"} : Cell{smallest(r.zero_z_vs_zip)}});
   }
 }
 

@@ -23,5 +23,8 @@ Experiment weight_scaling_experiment();
 Experiment generalization_experiment();
 Experiment mc_uncertainty_experiment();
 Experiment missing_data_experiment();
+Experiment homophily_experiment();
+Experiment attention_entropy_experiment();
+Experiment embedding_dropout_experiment();
 
 }  // namespace minidl::lab

@@ -197,8 +197,8 @@ Result run(const RunOptions& options) {
     fixed_mean_z = std::max(fixed_mean_z, s.fixed_mean_z), fixed_var_z = std::max(fixed_var_z, s.fixed_var_z);
     max_z = std::max(max_z, s.max_mean_z), min_max_z = std::min(min_max_z, s.min_max_mean_z);
     result.table.rows.push_back({p, average(s.fixed_mean), s.fixed_mean_z, average(s.fixed_var),
-                                 average(s.fixed_formula), s.fixed_var_z, mean_std_text(s.max_mean, 3), s.max_mean_z,
-                                 s.min_max_mean_z, average(s.max_var)});
+                                 average(s.fixed_formula), s.fixed_var_z, plus_minus(mean_std(s.max_mean), 3),
+                                 s.max_mean_z, s.min_max_mean_z, average(s.max_var)});
     fixed_var.x.push_back(p), fixed_var.y.push_back(average(s.fixed_var));
     max_var.x.push_back(p), max_var.y.push_back(average(s.max_var));
     formula.x.push_back(p), formula.y.push_back(average(s.fixed_formula));

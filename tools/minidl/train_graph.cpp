@@ -8,10 +8,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "framework/autograd/grad_mode.h"
-#include "framework/core/profiler.h"
 #include "framework/io/graph_data.h"
-#include "framework/ops/ops.h"
 #include "framework/regularize/dropout_layers.h"
 #include "models/classifier.h"
 #include "models/gnn.h"
@@ -22,19 +19,6 @@ namespace minidl::cli {
 namespace {
 
 const char* const kGraphOptionNames[] = {"--graph", "--hidden", "--drop-edge", "--drop-node"};
-
-// Accuracy of the argmax of logits [nodes, classes] over `nodes`; 0 for an empty list.
-double accuracy(const std::vector<int64_t>& predicted, const std::vector<int64_t>& labels,
-                const std::vector<int64_t>& nodes) {
-  if (nodes.empty()) return 0;
-  int64_t correct = 0;
-  for (int64_t v : nodes) correct += predicted[static_cast<size_t>(v)] == labels[static_cast<size_t>(v)];
-  return static_cast<double>(correct) / static_cast<double>(nodes.size());
-}
-
-Tensor node_index(const std::vector<int64_t>& nodes, Device device) {
-  return to_device(Tensor::from_vector(nodes, {static_cast<int64_t>(nodes.size())}), device);
-}
 
 GnnConfig gnn_config(const TrainOptions& o, const GraphOptions& g, const CLI::App& cmd, const GraphData& data) {
   GnnConfig c;
@@ -113,13 +97,7 @@ void run_train_graph(TrainOptions o, const GraphOptions& g, const CLI::App& cmd)
   Generator init_gen(o.seed, 0), dropout_gen(o.seed, 2);
   Gnn model(gnn_config(o, g, cmd, data), init_gen, dropout_gen);
   model.to(device);
-  const GraphEdges edges = graph_edges(data.num_nodes, data.src, data.dst, device);
-  const Tensor features = to_device(data.features, device);
-  const IndexGroups train_rows = group_index(node_index(data.train_nodes, device), data.num_nodes);
-  const std::vector<int64_t> labels = data.labels.to_vector<int64_t>();
-  std::vector<int64_t> train_targets;
-  for (int64_t v : data.train_nodes) train_targets.push_back(labels[static_cast<size_t>(v)]);
-  const Tensor targets = node_index(train_targets, device);
+  const GnnGraph graph = prepare_gnn_graph(data, device);
 
   auto optimizer = make_optimizer(o, model.parameters());
   const std::shared_ptr<const LrSchedule> schedule = make_schedule(o, o.epochs, 1);
@@ -134,58 +112,33 @@ void run_train_graph(TrainOptions o, const GraphOptions& g, const CLI::App& cmd)
              model.config().dropout, g.drop_edge, g.drop_node, o.seed);
 
   MetricsLog metrics(o.out);
-  // The test accuracy reported is the one at the epoch of best validation accuracy (the first
-  // such epoch); without validation nodes, the last epoch's.
-  double best_val = -1, test_at_best = 0, train_acc = 0, val_acc = 0, test_acc = 0;
-  int64_t best_epoch = 0;
   const auto start = std::chrono::steady_clock::now();
   ProgressBar bar("epochs", o.epochs);
-  for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
-    const ProfileRange step_range("step", "train step");
-    model.train();
-    optimizer->set_lr(schedule->lr_at(epoch - 1));
-    optimizer->zero_grad();
-    Tensor loss = cross_entropy(gather_rows(model.forward(features, edges), train_rows), targets);
-    loss.backward();
-    optimizer->step();
-    const double loss_value = loss.item();
-    {
-      NoGradGuard no_grad;
-      model.eval();
-      const std::vector<int64_t> predicted = to_device(argmax(model.forward(features, edges), 1), kCPU).to_vector<int64_t>();
-      train_acc = accuracy(predicted, labels, data.train_nodes);
-      val_acc = accuracy(predicted, labels, data.val_nodes);
-      test_acc = accuracy(predicted, labels, data.test_nodes);
-    }
-    if (data.val_nodes.empty() || val_acc > best_val) {
-      best_val = val_acc;
-      test_at_best = test_acc;
-      best_epoch = epoch;
-    }
-    bar.update(epoch, fmt::format("loss {:.4f} val {:.3f}", loss_value, val_acc));
-    const bool report = o.log_every > 0 ? epoch % o.log_every == 0 : epoch % 50 == 0 || epoch == o.epochs;
+  const GnnFit fit = fit_gnn(model, graph, *optimizer, *schedule, o.epochs, [&](const GnnEpoch& e) {
+    bar.update(e.epoch, fmt::format("loss {:.4f} val {:.3f}", e.loss, e.accuracy.val));
+    const bool report = o.log_every > 0 ? e.epoch % o.log_every == 0 : e.epoch % 50 == 0 || e.epoch == o.epochs;
     if (report)
-      metrics.write({{"epoch", epoch},
-                     {"loss", loss_value},
-                     {"train_accuracy", train_acc},
-                     {"val_accuracy", val_acc},
-                     {"test_accuracy", test_acc}});
-  }
+      metrics.write({{"epoch", e.epoch},
+                     {"loss", e.loss},
+                     {"train_accuracy", e.accuracy.train},
+                     {"val_accuracy", e.accuracy.val},
+                     {"test_accuracy", e.accuracy.test}});
+  });
   bar.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("final epoch: train accuracy {:.4f}, validation accuracy {:.4f}, test accuracy {:.4f} ({:.1f} s)\n",
-             train_acc, val_acc, test_acc, seconds);
+             fit.last.train, fit.last.val, fit.last.test, seconds);
   if (data.val_nodes.empty())
-    fmt::print("test accuracy {:.4f} (no validation nodes: the last epoch)\n", test_at_best);
+    fmt::print("test accuracy {:.4f} (no validation nodes: the last epoch)\n", fit.test_at_best);
   else
-    fmt::print("test accuracy {:.4f} (at epoch {}, the best validation accuracy {:.4f})\n", test_at_best, best_epoch,
-               best_val);
+    fmt::print("test accuracy {:.4f} (at epoch {}, the best validation accuracy {:.4f})\n", fit.test_at_best,
+               fit.best_epoch, fit.best_val);
   if (!o.out.empty()) {
     const std::string path = (std::filesystem::path(o.out) / "model.safetensors").string();
     save_model_file(path, model,
                     {{"format_version", 1}, {"model", o.model}, {"config", model.config().to_json()},
-                     {"graph", g.graph}, {"seed", o.seed}, {"epochs", o.epochs}, {"test_accuracy", test_at_best},
-                     {"best_epoch", best_epoch}});
+                     {"graph", g.graph}, {"seed", o.seed}, {"epochs", o.epochs}, {"test_accuracy", fit.test_at_best},
+                     {"best_epoch", fit.best_epoch}});
     fmt::print("wrote {} and {}/metrics.jsonl\n", path, o.out);
   }
 }

@@ -15,7 +15,6 @@
 #include "framework/io/fashion_mnist.h"
 #include "framework/io/text_corpus.h"
 #include "framework/ops/ops.h"
-#include "framework/optim/clip.h"
 #include "framework/regularize/dropout_layers.h"
 #include "models/classifier.h"
 #include "models/gpt.h"
@@ -210,13 +209,7 @@ void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
     const auto start = std::chrono::steady_clock::now();
     const TextBatch batch = sample_windows(corpus.train, o.batch_size, lm.context, batch_gen);
     optimizer->set_lr(schedule->lr_at(step - 1));
-    optimizer->zero_grad();
-    const Tensor logits = reshape(model(to_device(batch.inputs, device)), {o.batch_size * lm.context, vocab});
-    Tensor loss = cross_entropy(logits, to_device(reshape(batch.targets, {-1}), device));
-    loss.backward();
-    clip_grad_norm_(model.parameters(), 1.0);
-    optimizer->step();
-    const double loss_value = loss.item();
+    const double loss_value = lm_train_step(model, batch, *optimizer, 1.0);
     train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     loss_sum += loss_value;
     ++since_eval;

@@ -10,7 +10,6 @@
 #include "framework/core/profiler.h"
 #include "framework/io/data_loader.h"
 #include "framework/io/ratings.h"
-#include "framework/ops/ops.h"
 #include "models/classifier.h"
 #include "models/mf.h"
 #include "tools/minidl/progress.h"
@@ -137,12 +136,8 @@ void run_train_mf(TrainOptions o, const MfOptions& mf, const CLI::App& cmd) {
       const ProfileRange step_range("step", "train step");
       const DataLoader::Batch batch = loader.batch(b);
       optimizer->set_lr(schedule->lr_at(step));
-      optimizer->zero_grad();
-      Tensor loss = mse_loss(model(to_device(batch.inputs, device)), to_device(batch.targets, device));
-      loss.backward();
-      optimizer->step();
+      const double loss_value = mf_train_step(model, batch.inputs, batch.targets, *optimizer);
       ++step;
-      const double loss_value = loss.item();
       loss_sum += loss_value;
       bar.update(b + 1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(b + 1)));
       if (o.log_every > 0 && step % o.log_every == 0)
