@@ -100,7 +100,7 @@ TEST(LabStats, MeanAndSampleStdOverSeeds) {
   EXPECT_DOUBLE_EQ(mean_std({1, 2, 3}).mean, 2.0);
   EXPECT_DOUBLE_EQ(mean_std({1, 2, 3}).std, 1.0);
   EXPECT_DOUBLE_EQ(mean_std({5}).std, 0.0);
-  EXPECT_EQ(mean_std_text({1, 2, 3}, 2), "2.00 +- 1.00");
+  EXPECT_EQ(plus_minus(mean_std({1, 2, 3}), 2), "2.00 ± 1.00");
 }
 
 std::vector<std::string> experiment_names() {

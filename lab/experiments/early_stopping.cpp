@@ -167,9 +167,8 @@ Result run(const RunOptions& options) {
     }
     all_ok = all_ok && row_ok;
     if (in_regime) regime_ok = regime_ok && row_ok, regime_end = kTaus[t];
-    const auto [lambda_mean, lambda_std] = mean_std(lambdas);
-    const auto [ratio_mean, ratio_std] = mean_std(ratios);
-    result.table.rows.push_back({tau, lambda_rule, lambda_mean, lambda_std, ratio_mean, ratio_std,
+    const MeanStd lambda = mean_std(lambdas), ratio = mean_std(ratios);
+    result.table.rows.push_back({tau, lambda_rule, lambda.mean, lambda.std, ratio.mean, ratio.std,
                                  mean_std(gap_rule).mean, mean_std(gap_ols).mean, mean_std(gap_best).mean,
                                  tau * kLearningRate * s_min});
   }
