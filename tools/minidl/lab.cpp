@@ -3,6 +3,7 @@
 // every experiment with a progress bar and ends with a table of verdicts.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -78,7 +79,9 @@ Outcome run_one(const lab::Experiment& experiment, const lab::RunOptions& option
 
 void run_lab(const LabOptions& o) {
   if (o.list) {
-    for (const lab::Experiment& e : lab::experiments()) fmt::print("{:<14} {}\n", e.name, e.claim);
+    size_t width = 0;
+    for (const lab::Experiment& e : lab::experiments()) width = std::max(width, e.name.size());
+    for (const lab::Experiment& e : lab::experiments()) fmt::print("{:<{}}  {}\n", e.name, width, e.claim);
     return;
   }
   MINIDL_CHECK(!o.name.empty(), "lab: name an experiment, or 'all' (minidl lab --list shows them)");
