@@ -1,6 +1,7 @@
 #include "lab/classifier_training.h"
 
 #include <algorithm>
+#include <array>
 #include <mutex>
 
 #include "framework/autograd/grad_mode.h"
@@ -15,11 +16,13 @@ namespace minidl::lab {
 namespace {
 
 // Decompressing the 70000 images takes a while; every experiment of a `lab all` run shares them.
+// Never destroyed: freed at exit, the tensors could reach the CPU allocator after its own static
+// had been destroyed (it is made at the first allocation, after these), corrupting the heap.
 const Dataset& cached_fashion_mnist(bool train) {
   static std::mutex mutex;
-  static Dataset train_set, test_set;
+  static auto* const sets = new std::array<Dataset, 2>();  // train, test
   const std::lock_guard lock(mutex);
-  Dataset& set = train ? train_set : test_set;
+  Dataset& set = (*sets)[train ? 0 : 1];
   if (!set.images.defined()) set = load_fashion_mnist(kDefaultFashionMnistDir, train);
   return set;
 }
@@ -59,6 +62,7 @@ double fit_classifier(Module& model, const Tensor& inputs, const Tensor& labels,
       if (options.after_step) options.after_step(model);
       loss_sum += loss.item();
     }
+    if (options.stop_after_epoch && options.stop_after_epoch(model)) break;
   }
   return loss_sum / static_cast<double>(loader.num_batches());
 }

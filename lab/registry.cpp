@@ -38,6 +38,8 @@ const std::vector<Experiment>& experiments() {
     std::vector<Experiment> list{expectation_experiment(),     dropblock_experiment(), recurrent_experiment(),
                                  edge_dropout_experiment(),    ridge_experiment(),     all_dropped_experiment(),
                                  effective_depth_experiment(), jacobian_experiment(),  input_noise_experiment()};
+    list.insert(list.end(),
+                {bn_order_experiment(), occlusion_experiment(), flat_minima_experiment(), not_private_experiment()});
     std::set<std::string> names;
     for (const Experiment& e : list)
       MINIDL_CHECK(names.insert(e.name).second, "lab: experiment {} is listed twice", e.name);

@@ -1,5 +1,6 @@
 #include "lab/stats.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/core/check.h"
@@ -53,6 +54,15 @@ MeanStd mean_std(const std::vector<double>& values) {
   Moments moments;
   moments.add(values);
   return {moments.mean(), values.size() > 1 ? std::sqrt(moments.variance()) : 0.0};
+}
+
+double median(std::vector<double> values) {
+  MINIDL_CHECK(!values.empty(), "median: no values");
+  const size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
+  const double upper = values[mid];
+  if (values.size() % 2 == 1) return upper;
+  return (*std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid)) + upper) / 2;
 }
 
 Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {

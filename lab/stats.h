@@ -36,6 +36,9 @@ struct MeanStd {
 };
 MeanStd mean_std(const std::vector<double>& values);
 
+// The median of a few values (the mean of the middle two for an even count).
+double median(std::vector<double> values);
+
 // Least-squares slope and intercept of y on x.
 struct Line {
   double slope = 0, intercept = 0;

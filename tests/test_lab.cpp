@@ -9,6 +9,7 @@
 
 #include "lab/registry.h"
 #include "lab/result_json.h"
+#include "lab/stats.h"
 
 namespace minidl::lab {
 namespace {
@@ -23,6 +24,12 @@ TEST(Lab, NamesAreUniqueAndFindable) {
     EXPECT_EQ(&find_experiment(e.name), &e);
   }
   EXPECT_THROW(find_experiment("no-such-experiment"), std::exception);
+}
+
+TEST(LabStats, MedianOfOddAndEvenCounts) {
+  EXPECT_EQ(median({3, 1, 2}), 2);
+  EXPECT_EQ(median({4, 1, 3, 2}), 2.5);
+  EXPECT_THROW(median({}), std::exception);
 }
 
 class LabSmoke : public ::testing::TestWithParam<std::string> {};

@@ -14,5 +14,9 @@ Experiment all_dropped_experiment();
 Experiment effective_depth_experiment();
 Experiment jacobian_experiment();
 Experiment input_noise_experiment();
+Experiment bn_order_experiment();
+Experiment occlusion_experiment();
+Experiment flat_minima_experiment();
+Experiment not_private_experiment();
 
 }  // namespace minidl::lab
