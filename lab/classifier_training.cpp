@@ -77,6 +77,7 @@ double fit_classifier(Module& model, const Tensor& inputs, const Tensor& labels,
       if (options.after_step) options.after_step(model);
       loss_sum += loss.item();
     }
+    if (options.stop_after_epoch && options.stop_after_epoch(model)) break;
   }
   return loss_sum / static_cast<double>(loader.num_batches());
 }

@@ -37,10 +37,14 @@ struct FitOptions {
   std::function<Tensor(const Tensor&)> transform_inputs = {};
   // Called after each optimizer step, e.g. a max-norm projection; none if empty.
   std::function<void(Module&)> after_step = {};
+  // Called after each epoch (leaving the model's mode as it found it, as evaluate_classifier does);
+  // training ends early once it returns true, e.g. at a target loss. None if empty.
+  std::function<bool(Module&)> stop_after_epoch = {};
 };
 
 // Trains the model (in train mode) with Adam on cross-entropy over mini-batches shuffled by
-// shuffle_gen; returns the mean training loss of the last epoch.
+// shuffle_gen for options.epochs epochs, fewer if stop_after_epoch says so; returns the mean
+// training loss of the last epoch.
 double fit_classifier(Module& model, const Tensor& inputs, const Tensor& labels, const FitOptions& options,
                       Generator& shuffle_gen);
 

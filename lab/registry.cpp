@@ -31,20 +31,37 @@ const char* verdict_name(Verdict verdict) {
   return "?";
 }
 
-// An explicit list rather than static registration: objects of a static library that nothing
-// references would be dropped by the linker, and their experiments with them.
+// An explicit list, in the order of the claim list, rather than static registration: objects of a
+// static library that nothing references would be dropped by the linker, and their experiments
+// with them.
 const std::vector<Experiment>& experiments() {
   static const std::vector<Experiment> all = [] {
-    std::vector<Experiment> list{expectation_experiment(),     dropblock_experiment(), recurrent_experiment(),
-                                 edge_dropout_experiment(),    ridge_experiment(),     all_dropped_experiment(),
-                                 effective_depth_experiment(), jacobian_experiment(),  input_noise_experiment()};
-    list.insert(list.end(), {early_stopping_experiment(), gradient_noise_experiment(), fairness_experiment(),
-                             target_dropout_experiment(), count_noise_experiment()});
-    list.insert(list.end(), {weight_scaling_experiment(), generalization_experiment(), mc_uncertainty_experiment(),
-                             missing_data_experiment()});
-    list.push_back(homophily_experiment());
-    list.push_back(attention_entropy_experiment());
-    list.push_back(embedding_dropout_experiment());
+    std::vector<Experiment> list{
+        expectation_experiment(),
+        weight_scaling_experiment(),
+        ridge_experiment(),
+        input_noise_experiment(),
+        early_stopping_experiment(),
+        flat_minima_experiment(),
+        gradient_noise_experiment(),
+        mc_uncertainty_experiment(),
+        generalization_experiment(),
+        bn_order_experiment(),
+        dropblock_experiment(),
+        recurrent_experiment(),
+        edge_dropout_experiment(),
+        homophily_experiment(),
+        attention_entropy_experiment(),
+        effective_depth_experiment(),
+        jacobian_experiment(),
+        embedding_dropout_experiment(),
+        missing_data_experiment(),
+        fairness_experiment(),
+        target_dropout_experiment(),
+        occlusion_experiment(),
+        not_private_experiment(),
+        count_noise_experiment(),
+        all_dropped_experiment()};
     std::set<std::string> names;
     for (const Experiment& e : list)
       MINIDL_CHECK(names.insert(e.name).second, "lab: experiment {} is listed twice", e.name);

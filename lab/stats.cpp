@@ -68,6 +68,15 @@ double difference_z(const MeanStd& a, const MeanStd& b) {
   return z_score(a.mean, b.mean, se);
 }
 
+double median(std::vector<double> values) {
+  MINIDL_CHECK(!values.empty(), "median: no values");
+  const size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
+  const double upper = values[mid];
+  if (values.size() % 2 == 1) return upper;
+  return (*std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid)) + upper) / 2;
+}
+
 Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   MINIDL_CHECK(x.size() == y.size() && x.size() >= 2, "fit_line: needs >= 2 points of x and y, got {} and {}", x.size(),
                y.size());

@@ -44,6 +44,9 @@ std::string plus_minus(const MeanStd& m, int decimals = 3);
 // (independent runs; z_score's convention when the error vanishes).
 double difference_z(const MeanStd& a, const MeanStd& b);
 
+// The median of a few values (the mean of the middle two for an even count).
+double median(std::vector<double> values);
+
 // Least-squares slope and intercept of y on x.
 struct Line {
   double slope = 0, intercept = 0;

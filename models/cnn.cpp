@@ -10,7 +10,7 @@ namespace minidl {
 
 nlohmann::json CnnConfig::to_json() const {
   return {{"channels", channels}, {"hidden", hidden}, {"classes", classes}, {"dropout", dropout},
-          {"dropout_variant", dropout_variant}};
+          {"dropout_variant", dropout_variant}, {"dropout_on_maps", dropout_on_maps}};
 }
 
 CnnConfig CnnConfig::from_json(const nlohmann::json& j) {
@@ -21,6 +21,7 @@ CnnConfig CnnConfig::from_json(const nlohmann::json& j) {
     c.classes = j.value("classes", c.classes);
     c.dropout = j.value("dropout", c.dropout);
     c.dropout_variant = j.value("dropout_variant", c.dropout_variant);
+    c.dropout_on_maps = j.value("dropout_on_maps", c.dropout_on_maps);
   });
   return c;
 }
@@ -31,7 +32,7 @@ Cnn::Cnn(const CnnConfig& config, Generator& init_gen, Generator& dropout_gen) :
   MINIDL_CHECK(config.hidden > 0 && config.classes > 0, "CNN: hidden ({}) and classes ({}) must be positive",
                config.hidden, config.classes);
   MINIDL_CHECK(config.dropout_variant != "dropconnect", "CNN: dropconnect applies to the MLP only");
-  const bool on_maps = is_feature_map_variant(config.dropout_variant);
+  const bool on_maps = config.dropout_on_maps || is_feature_map_variant(config.dropout_variant);
   features_ = register_module("features", std::make_shared<Sequential>());
   int64_t channels = 1, side = 28;
   for (int64_t c : config.channels) {

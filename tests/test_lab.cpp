@@ -28,6 +28,22 @@ TEST(Lab, NamesAreUniqueAndFindable) {
   EXPECT_THROW(find_experiment("no-such-experiment"), std::exception);
 }
 
+// One experiment per claim of the claim list (../shared/lab-claims.md), in its order.
+TEST(Lab, CoversEveryClaimInOrder) {
+  const std::vector<std::string> claims = {"expectation",     "weight-scaling", "ridge",
+                                           "input-noise",     "early-stopping", "flat-minima",
+                                           "gradient-noise",  "mc-uncertainty", "generalization",
+                                           "bn-order",        "dropblock",      "recurrent",
+                                           "edge-dropout",    "homophily",      "attention-entropy",
+                                           "effective-depth", "jacobian",       "embedding-dropout",
+                                           "missing-data",    "fairness",       "target-dropout",
+                                           "occlusion",       "not-private",    "count-noise",
+                                           "all-dropped"};
+  std::vector<std::string> names;
+  for (const Experiment& e : experiments()) names.push_back(e.name);
+  EXPECT_EQ(names, claims);
+}
+
 TEST(LabStats, AurocRanksWithTiesCountingHalf) {
   EXPECT_DOUBLE_EQ(auroc({0, 1, 2}, {3, 4}), 1.0);
   EXPECT_DOUBLE_EQ(auroc({3, 4}, {0, 1, 2}), 0.0);
@@ -46,6 +62,12 @@ TEST(LabLinearAlgebra, JacobiEigenvaluesAndProductSingularValues) {
   const std::vector<double> singular = product_singular_values({{35, 44}, {44, 56}}, {{2, 1}, {1, 1}});
   EXPECT_NEAR(singular[0], 14.62490313, 1e-7);
   EXPECT_NEAR(singular[1], 0.33497517, 1e-7);
+}
+
+TEST(LabStats, MedianOfOddAndEvenCounts) {
+  EXPECT_EQ(median({3, 1, 2}), 2);
+  EXPECT_EQ(median({4, 1, 3, 2}), 2.5);
+  EXPECT_THROW(median({}), std::exception);
 }
 
 class LabSmoke : public ::testing::TestWithParam<std::string> {};

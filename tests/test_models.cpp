@@ -1,10 +1,11 @@
-// The convolutional models and their pieces: BatchNorm2d against its closed form, augmentation's
-// defining properties, stochastic depth's expected number of active blocks, and model files that
-// reload to the same predictions.
+// The convolutional models and their pieces: BatchNorm2d against its closed form (BatchNorm1d as it
+// on [N, F, 1, 1]), augmentation's defining properties, stochastic depth's expected number of
+// active blocks, where the CNN puts dropout, and model files that reload to the same predictions.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <vector>
 
 #include "framework/autograd/gradcheck.h"
@@ -58,6 +59,20 @@ TEST(BatchNorm2d, GradcheckInTrainMode) {
   const GradcheckResult r = gradcheck(fn, {random_images({3, 2, 2, 2}, 2, DType::F64)});
   EXPECT_TRUE(r.ok) << r.message;
   EXPECT_THROW(bn(Tensor::zeros({3, 5, 2, 2}, DType::F64)), Error);  // wrong channel count
+}
+
+TEST(BatchNorm1d, IsBatchNorm2dOverFeaturesAsChannels) {
+  BatchNorm1d bn1(3, 0.1, 1e-5, DType::F64);
+  BatchNorm2d bn2(3, 0.1, 1e-5, DType::F64);
+  const Tensor x = reshape(random_images({6, 3, 1, 1}, 4, DType::F64), {6, 3});
+  EXPECT_EQ(bn1(x).to_vector<double>(), bn2(reshape(x, {6, 3, 1, 1})).to_vector<double>());
+  EXPECT_EQ(bn1.named_buffers()[1].second.to_vector<double>(), bn2.named_buffers()[1].second.to_vector<double>());
+  bn1.eval(), bn2.eval();
+  EXPECT_EQ(bn1(x).to_vector<double>(), bn2(reshape(x, {6, 3, 1, 1})).to_vector<double>());
+  const auto fn = [&](const std::vector<Tensor>& in) { return bn1(in[0]); };
+  bn1.train();
+  EXPECT_TRUE(gradcheck(fn, {x}).ok);
+  EXPECT_THROW(bn1(reshape(x, {6, 3, 1, 1})), Error);  // [N, F] only
 }
 
 TEST(Augmentation, CropsAndFlipsEachImageAsDrawn) {
@@ -136,6 +151,24 @@ TEST(StochasticDepth, ActiveBlocksMatchTheLinearDecayRule) {
   for (int64_t r = 0; r < repeats; ++r) net(reshape(random_images({batch, 1, 28, 28}, 10 + r), {batch, 784}));
   const double samples = static_cast<double>(batch * repeats);
   EXPECT_NEAR(static_cast<double>(counted) / samples, active, 5 * std::sqrt(variance / samples));
+}
+
+// dropout_on_maps moves element-wise dropout from after the hidden layer to after each
+// convolutional block, which shifts the layer indices in the parameter names.
+TEST(Cnn, DropoutOnMapsMovesDropoutToTheFeatureMaps) {
+  const Tensor x = reshape(random_images({2, 1, 28, 28}, 21), {2, 784});
+  for (bool on_maps : {false, true}) {
+    Generator init(3), drop(4);
+    CnnConfig config{.channels = {4, 4}, .hidden = 8, .dropout = 0.5};
+    config.dropout_on_maps = on_maps;
+    Cnn model(config, init, drop);
+    std::set<std::string> names;
+    for (const auto& [name, t] : model.named_parameters()) names.insert(name);
+    EXPECT_EQ(names.count(on_maps ? "features.5.weight" : "features.4.weight"), 1u) << on_maps;
+    EXPECT_EQ(names.count(on_maps ? "classifier.3.weight" : "classifier.4.weight"), 1u) << on_maps;
+    EXPECT_EQ(model(x).shape(), (Shape{2, 10}));
+    EXPECT_EQ(CnnConfig::from_json(config.to_json()).dropout_on_maps, on_maps);
+  }
 }
 
 // A saved model (BatchNorm buffers included) reloads to the same eval predictions.

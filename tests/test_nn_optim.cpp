@@ -76,6 +76,25 @@ TEST(Mlp, LoadParametersChecksNamesAndShapes) {
   EXPECT_THROW(b.load_parameters(values, "test"), Error);
 }
 
+TEST(Module, ToDtypeConvertsParametersInPlace) {
+  Generator gen(0);
+  Mlp mlp(MlpConfig{.hidden = {4}}, gen);
+  const Tensor weight = mlp.named_parameters()[0].second;  // a handle held outside the module
+  const std::vector<float> before = weight.to_vector<float>();
+  const Tensor x = Tensor::full({2, 784}, 0.5);
+  mlp.eval();
+  const std::vector<float> y32 = mlp(x).to_vector<float>();
+  mlp.to(DType::F64);
+  EXPECT_EQ(weight.dtype(), DType::F64);
+  const std::vector<double> after = weight.to_vector<double>();
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(after[i], static_cast<double>(before[i]));
+  const std::vector<double> y64 = mlp(to_dtype(x, DType::F64)).to_vector<double>();
+  for (size_t i = 0; i < y32.size(); ++i) EXPECT_NEAR(y64[i], y32[i], 1e-5);
+  mlp.train();
+  sum(mlp(to_dtype(x, DType::F64))).backward();
+  EXPECT_EQ(weight.grad().dtype(), DType::F64);
+}
+
 TEST(DropoutModule, TrainScalesKeptUnitsAndEvalIsIdentity) {
   Generator gen(77);
   const auto layer = make_dropout_layer("dropout", 0.25, gen);

@@ -45,4 +45,9 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return add(mul(normalized, reshape(weight_, per_channel)), reshape(bias_, per_channel));
 }
 
+Tensor BatchNorm1d::forward(const Tensor& x) {
+  MINIDL_CHECK(x.dim() == 2, "BatchNorm1d: input must be [N, F], got {}", x.describe());
+  return reshape(BatchNorm2d::forward(reshape(x, {x.size(0), x.size(1), 1, 1})), {x.size(0), x.size(1)});
+}
+
 }  // namespace minidl

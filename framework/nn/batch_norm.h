@@ -2,7 +2,8 @@
 // channel of x [N, C, H, W] is normalized by its batch mean and biased variance, and the running
 // statistics move by `momentum` toward the batch's (the variance unbiased); in eval mode the
 // running statistics normalize. Parameters weight (1) and bias (0); buffers running_mean,
-// running_var and num_batches_tracked, named as torch names them.
+// running_var and num_batches_tracked, named as torch names them. BatchNorm1d does the same for
+// the features of x [N, F].
 #pragma once
 
 #include "framework/nn/module.h"
@@ -18,6 +19,13 @@ class BatchNorm2d : public Module {
   int64_t channels_;
   double momentum_, eps_;
   Tensor weight_, bias_, running_mean_, running_var_, batches_tracked_;
+};
+
+// torch.nn.BatchNorm1d on [N, F]: BatchNorm2d on [N, F, 1, 1], so each feature is a channel.
+class BatchNorm1d : public BatchNorm2d {
+ public:
+  using BatchNorm2d::BatchNorm2d;
+  Tensor forward(const Tensor& x) override;
 };
 
 }  // namespace minidl

@@ -76,6 +76,20 @@ void Module::to(Device device) {
   for (const auto& [name, t] : named_state()) move_to_device(t, device);
 }
 
+void Module::to(DType dtype) {
+  NoGradGuard no_grad;
+  for (const auto& [name, t] : named_state()) {
+    if (!is_floating(t.dtype()) || t.dtype() == dtype) continue;
+    const Tensor converted = contiguous(to_dtype(t.detach(), dtype));
+    TensorImpl& impl = *t.impl();
+    impl.storage = converted.storage();
+    impl.offset = converted.offset();
+    impl.strides = converted.strides();
+    impl.dtype = dtype;
+    impl.grad = Tensor();
+  }
+}
+
 Device Module::device() const {
   const NamedTensors params = named_parameters();
   return params.empty() ? kCPU : params.front().second.device();

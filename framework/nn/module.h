@@ -41,6 +41,9 @@ class Module {
   // Moves every parameter and buffer to `device` in place (handles held elsewhere follow); grads
   // are cleared.
   void to(Device device);
+  // Converts every floating parameter and buffer to `dtype` in place (handles held elsewhere
+  // follow; grads are cleared), e.g. to f64 for finite differences. Integer buffers keep theirs.
+  void to(DType dtype);
   Device device() const;  // where the parameters are (cpu for a module without any)
 
   void train(bool on = true);
