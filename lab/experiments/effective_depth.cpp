@@ -29,6 +29,7 @@ double input_gradient_norm(int64_t depth, bool residual, int64_t width, const Te
   Tensor h = x;
   for (int64_t l = 0; l < depth; ++l) {
     Linear layer(width, width, true, init);
+    layer.to(x0.device());
     const Tensor branch = relu(layer.forward(h));
     h = residual ? add(h, branch) : branch;
   }

@@ -2,6 +2,7 @@
 // `lab NAME` runs one, prints its table and verdict and writes OUT/result.json, `lab all` runs
 // every experiment with a progress bar and ends with a table of verdicts.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -90,18 +91,25 @@ void run_lab(const LabOptions& o) {
     const std::filesystem::path root = o.out.empty() ? "runs/lab" : o.out;
     const auto& all = lab::experiments();
     ProgressBar bar("lab", static_cast<int64_t>(all.size()));
-    std::vector<Outcome> outcomes;
+    lab::Table summary{{"experiment", "verdict", "seconds", "reason"}, {}};
+    std::vector<std::string> failed;
     for (size_t i = 0; i < all.size(); ++i) {
       bar.update(static_cast<int64_t>(i), all[i].name);
-      outcomes.push_back(run_one(all[i], options, root / all[i].name));
+      // One experiment's error does not cost the others' results; the command still fails at the end.
+      try {
+        const Outcome outcome = run_one(all[i], options, root / all[i].name);
+        summary.rows.push_back({all[i].name, lab::verdict_name(outcome.result.verdict), outcome.seconds,
+                                outcome.result.reason});
+      } catch (const std::exception& e) {
+        failed.push_back(all[i].name);
+        summary.rows.push_back({all[i].name, "error", 0.0, e.what()});
+      }
     }
     bar.finish();
-    lab::Table summary{{"experiment", "verdict", "seconds", "reason"}, {}};
-    for (size_t i = 0; i < all.size(); ++i)
-      summary.rows.push_back(
-          {all[i].name, lab::verdict_name(outcomes[i].result.verdict), outcomes[i].seconds, outcomes[i].result.reason});
     print_table(summary);
     fmt::print("results: {}/NAME/result.json\n", root.string());
+    MINIDL_CHECK(failed.empty(), "lab all: {} of {} experiments failed: {}", failed.size(), all.size(),
+                 fmt::join(failed, ", "));
     return;
   }
   const lab::Experiment& experiment = lab::find_experiment(o.name);
