@@ -8,6 +8,7 @@ set(MINIDL_KERNEL_SOURCES
   kernels/cuda/conv.cu
   kernels/cuda/dropout.cu
   kernels/cuda/elementwise.cu
+  kernels/cuda/flash_attention.cu
   kernels/cuda/index_rows.cu
   kernels/cuda/lstm.cu
   kernels/cuda/layer_norm.cu

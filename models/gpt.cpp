@@ -7,6 +7,7 @@
 #include "framework/nn/init.h"
 #include "framework/ops/ops.h"
 #include "framework/regularize/dropout.h"
+#include "kernels/common/attention_rules.h"
 #include "models/model.h"
 
 namespace minidl {
@@ -16,7 +17,7 @@ nlohmann::json GptConfig::to_json() const {
           {"layers", layers},   {"heads", heads},
           {"width", width},     {"dropout", dropout},
           {"attention_dropout", attention_dropout}, {"embedding_dropout", embedding_dropout},
-          {"layerdrop", layerdrop}};
+          {"layerdrop", layerdrop}, {"fused_attention", fused_attention}};
 }
 
 GptConfig GptConfig::from_json(const nlohmann::json& j) {
@@ -31,6 +32,7 @@ GptConfig GptConfig::from_json(const nlohmann::json& j) {
     c.attention_dropout = j.value("attention_dropout", c.attention_dropout);
     c.embedding_dropout = j.value("embedding_dropout", c.embedding_dropout);
     c.layerdrop = j.value("layerdrop", c.layerdrop);
+    c.fused_attention = j.value("fused_attention", c.fused_attention);  // absent in older model files
   });
   return c;
 }
@@ -40,6 +42,10 @@ void GptConfig::validate() const {
                "GPT: vocab ({}), context ({}), layers ({}), heads ({}) and width ({}) must be positive", vocab,
                context, layers, heads, width);
   MINIDL_CHECK(width % heads == 0, "GPT: width {} is not divisible by heads = {}", width, heads);
+  MINIDL_CHECK(!fused_attention || width / heads <= kFlashMaxHeadDim,
+               "GPT: the fused attention takes heads of up to {} dims, got width {} / heads {} = {}: use more heads or "
+               "the reference attention",
+               kFlashMaxHeadDim, width, heads, width / heads);
   for (auto [name, p] : {std::pair{"dropout", dropout}, std::pair{"attention_dropout", attention_dropout},
                          std::pair{"embedding_dropout", embedding_dropout}, std::pair{"layerdrop", layerdrop}})
     MINIDL_CHECK(p >= 0 && p < 1, "GPT: {} = {} is outside [0, 1)", name, p);
@@ -79,10 +85,8 @@ class GptBlock : public Module {
     const auto head_view = [&](int64_t part) {  // [B, H, T, dh]
       return permute(reshape(slice(qkv, 2, part * d, (part + 1) * d), {batch, t, heads, dh}), {0, 2, 1, 3});
     };
-    const Tensor scores = mul(matmul(head_view(0), transpose(head_view(1), 2, 3)), 1.0 / std::sqrt(double(dh)));
-    const Tensor attention = softmax_dropout(scores, config_.attention_dropout, true, is_training(), dropout_gen_);
-    if (probs != nullptr) probs->push_back(attention);
-    const Tensor heads_out = reshape(contiguous(permute(matmul(attention, head_view(2)), {0, 2, 1, 3})), {batch, t, d});
+    const Tensor context = attention(head_view(0), head_view(1), head_view(2), probs);
+    const Tensor heads_out = reshape(contiguous(permute(context, {0, 2, 1, 3})), {batch, t, d});
     const Tensor h = bias_dropout_residual(matmul(heads_out, transpose(attn_out_, 0, 1)), attn_out_bias_, x,
                                            config_.dropout, is_training(), dropout_gen_);
     const Tensor m = gelu((*fc_)((*norm2_)(h)));
@@ -91,6 +95,17 @@ class GptBlock : public Module {
   }
 
  private:
+  // Causal attention of q, k, v [B, H, T, dh] -> [B, H, T, dh], with dropout on the probabilities.
+  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, std::vector<Tensor>* probs) {
+    const double p = config_.attention_dropout;
+    if (config_.fused_attention && probs == nullptr)
+      return flash_attention(q, k, v, p, true, is_training(), dropout_gen_);
+    const Tensor scores = mul(matmul(q, transpose(k, 2, 3)), 1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+    const Tensor probabilities = softmax_dropout(scores, p, true, is_training(), dropout_gen_);
+    if (probs != nullptr) probs->push_back(probabilities);
+    return matmul(probabilities, v);
+  }
+
   GptConfig config_;
   Generator& dropout_gen_;
   std::shared_ptr<LayerNorm> norm1_, norm2_;

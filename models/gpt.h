@@ -27,6 +27,9 @@ struct GptConfig {
   double attention_dropout = 0.1;  // on the attention probabilities
   double embedding_dropout = 0.0;  // whole rows of the token table
   double layerdrop = 0.0;          // a block is skipped with this probability in training
+  // Attention by the fused flash_attention op (true) or by matmul, softmax_dropout and matmul; the
+  // same masks either way. attention_probabilities always takes the second path.
+  bool fused_attention = true;
   nlohmann::json to_json() const;
   static GptConfig from_json(const nlohmann::json& j);  // missing fields keep their defaults
   void validate() const;
@@ -42,7 +45,7 @@ class Gpt : public LanguageModel {
   Tensor forward(const Tensor& ids) override;
   // The attention probabilities [batch, heads, T, T] of each block for ids, as forward computes
   // them in the model's current mode (in training with attention dropout applied; a block that
-  // LayerDrop skips gives none).
+  // LayerDrop skips gives none), through the unfused attention, which has them.
   std::vector<Tensor> attention_probabilities(const Tensor& ids);
   const GptConfig& config() const { return config_; }
   int64_t vocab() const override { return config_.vocab; }

@@ -302,6 +302,15 @@ if [ "$(head -c 2 "$work/s1")" = "Q:" ] && [ "$(wc -c < "$work/s1")" -ge 43 ] &&
 else
   fail "sample: $(cat "$work/s1")"
 fi
+# The reference attention (matmul, softmax_dropout, matmul) instead of flash_attention.
+if "$minidl" "${gpt_args[@]}" --attention reference --out "$work/gpt-ref" > "$work/gpt-ref.log" 2>&1 &&
+  grep -q "reference attention" "$work/gpt-ref.log" && grep -q "^validation loss [0-9.]* nats" "$work/gpt-ref.log"; then
+  pass "train gpt --attention reference"
+else
+  fail "train gpt --attention reference: $(tail -n 3 "$work/gpt-ref.log")"
+fi
+expect_error "gpt unknown attention" "unknown --attention 'flash': expected fused or reference" -- train gpt --attention flash
+expect_error "gpt attention for lstm" "--attention applies to gpt, not lstm" -- train lstm --attention reference
 expect_error "gpt heads not dividing the width" "width 16 is not divisible by heads = 3" -- train gpt --width 16 --heads 3
 expect_error "gpt missing corpus" "install the Debian package fortunes" -- train gpt --data-dir "$work/nowhere"
 expect_error "lm option for a classifier" "apply to gpt and lstm, not mlp" -- train mlp --steps 5

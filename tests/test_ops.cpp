@@ -754,6 +754,56 @@ std::map<OpId, OpRecord> make_records() {
         [](const std::vector<Tensor>& in) { return softmax_dropout(in[0], 0.3, false, false); }}},
       {{[] { softmax_dropout(Tensor::zeros({2, 3}), 1.5, true, true); }, "outside [0, 1]"},
        {[] { softmax_dropout(Tensor::zeros({4, 2}), 0.1, true, true); }, "at least as many keys as queries"}}};
+  // Attention by its definition: scores q_i . k_c / sqrt(dh) over the visible keys, their softmax,
+  // dropout with Philox (5, 1) (score (row, c) uses word row * Tk + c, softmax_dropout's), and the
+  // weighted sum of the values.
+  const auto flash_ref = [](int64_t groups, int64_t tq, int64_t tk, int64_t dh, bool causal, double p) {
+    return [=](const std::vector<Values>& in) {
+      Values out;
+      for (int64_t row = 0; row < groups * tq; ++row) {
+        const int64_t g = row / tq, visible = causal ? row % tq + tk - tq + 1 : tk;
+        Values s(static_cast<size_t>(visible));
+        for (int64_t c = 0; c < visible; ++c)
+          for (int64_t d = 0; d < dh; ++d) s[c] += in[0][row * dh + d] * in[1][(g * tk + c) * dh + d] / std::sqrt(dh);
+        const double m = row_max(s.data(), visible);
+        double sum = 0;
+        for (double x : s) sum += std::exp(x - m);
+        for (int64_t d = 0; d < dh; ++d) {
+          double acc = 0;
+          for (int64_t c = 0; c < visible; ++c) {
+            const bool keep = philox_word(PhiloxState{5, 1, 0}, row * tk + c) >= dropout_threshold(p);
+            if (keep) acc += std::exp(s[c] - m) / sum / (1 - p) * in[2][(g * tk + c) * dh + d];
+          }
+          out.push_back(acc);
+        }
+      }
+      return out;
+    };
+  };
+  const auto flash_call = [](double p, bool causal, bool training) {
+    return [=](const std::vector<Tensor>& in) {
+      Generator gen(5, 1);
+      return flash_attention(in[0], in[1], in[2], p, causal, training, gen);
+    };
+  };
+  const auto qkv = [](const Shape& q, const Shape& kv) {
+    return std::vector<Tensor>{values(q), values(kv, 1, 0, 2), values(kv, 1, 0, 3)};
+  };
+  const auto zeros4 = [](int64_t t, int64_t dh) { return Tensor::zeros({1, 1, t, dh}); };
+  r[OpId::FlashAttention] = {
+      flash_call(0.3, true, true),
+      {{"2 heads x 5 queries x dh 4, causal, p 0.3", qkv({1, 2, 5, 4}, {1, 2, 5, 4}), flash_ref(2, 5, 5, 4, true, 0.3)},
+       {"3 queries, 5 keys, no mask, eval mode", qkv({2, 1, 3, 4}, {2, 1, 5, 4}), flash_ref(2, 3, 5, 4, false, 0.0),
+        1e-12, flash_call(0.3, false, false)},
+       {"3 queries, 5 keys, causal, p 0.5", qkv({2, 1, 3, 4}, {2, 1, 5, 4}), flash_ref(2, 3, 5, 4, true, 0.5), 1e-12,
+        flash_call(0.5, true, true)}},
+      {{[=] { flash_attention(zeros4(2, 129), zeros4(2, 129), zeros4(2, 129), 0.1, true, true); },
+        "head dim 129 is outside [1, 128]"},
+       {[=] { flash_attention(zeros4(2, 4), zeros4(3, 4), zeros4(2, 4), 0.1, false, true); },
+        "expected q [B, H, Tq, dh] and k, v [B, H, Tk, dh]"},
+       {[=] { flash_attention(zeros4(3, 4), zeros4(2, 4), zeros4(2, 4), 0.1, true, true); },
+        "at least as many keys as queries"},
+       {[=] { flash_attention(zeros4(2, 4), zeros4(2, 4), zeros4(2, 4), 1.5, true, true); }, "outside [0, 1]"}}};
   return r;
 }
 

@@ -93,6 +93,87 @@ TEST(Attention, FusedSoftmaxDropoutEqualsTheComposition) {
   for (size_t i = 0; i < g1.size(); ++i) ASSERT_NEAR(g1[i], g2[i], 1e-6 * (1 + std::abs(g2[i]))) << "gradient " << i;
 }
 
+// Attention composed of matmul, softmax_dropout and matmul, with the causal mask when asked.
+Tensor composed_attention(const Tensor& q, const Tensor& k, const Tensor& v, double p, bool causal, Generator& gen) {
+  const Tensor scores = mul(matmul(q, transpose(k, 2, 3)), 1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  return matmul(softmax_dropout(scores, p, causal, true, gen), v);
+}
+
+std::vector<Device> attention_devices() {
+#if defined(MINIDL_HAS_EMU)
+  return {kCPU, Device{DeviceType::CUDAEmu, 0}};
+#else
+  return {kCPU};
+#endif
+}
+
+// flash_attention against the composition with the same generator state, on the CPU and the
+// emulated GPU: the output and the gradients of q, k and v of a weighted sum, in f32. Both read
+// the same Philox words; at p = 0.5 a mask that differed in one score would move an output by
+// about 2 p |v| >= 1e-2 here, against sums that differ only in their order (1e-5).
+TEST(Attention, FlashAttentionEqualsTheComposition) {
+  struct Case {
+    int64_t queries, keys;
+    bool causal;
+    double p;
+  };
+  for (Device device : attention_devices())
+    for (const Case& c : {Case{37, 37, true, 0.5}, Case{37, 37, false, 0.5}, Case{21, 37, true, 0.0},
+                          Case{21, 37, true, 0.5}}) {
+      const std::string what = device.str() + (c.causal ? " causal" : "") + " p " + std::to_string(c.p) + " " +
+                                std::to_string(c.queries) + "x" + std::to_string(c.keys);
+      const std::vector<Tensor> qkv = {random_values({2, 3, c.queries, 16}, 21, DType::F32, 1.5),
+                                       random_values({2, 3, c.keys, 16}, 22, DType::F32, 1.5),
+                                       random_values({2, 3, c.keys, 16}, 23, DType::F32)};
+      const Tensor weights = to_device(random_values({2, 3, c.queries, 16}, 24, DType::F32), device);
+      std::vector<std::vector<Tensor>> grads;
+      std::vector<Tensor> outputs;
+      std::vector<uint64_t> offsets;
+      for (bool fused : {true, false}) {
+        std::vector<Tensor> leaves;
+        for (const Tensor& t : qkv) {
+          leaves.push_back(to_device(t, device).detach());
+          leaves.back().requires_grad_(true);
+        }
+        Generator gen(5, 2);
+        const Tensor y = fused ? flash_attention(leaves[0], leaves[1], leaves[2], c.p, c.causal, true, gen)
+                               : composed_attention(leaves[0], leaves[1], leaves[2], c.p, c.causal, gen);
+        sum(mul(y, weights)).backward();
+        outputs.push_back(y);
+        grads.push_back({leaves[0].grad(), leaves[1].grad(), leaves[2].grad()});
+        offsets.push_back(gen.offset());
+      }
+      EXPECT_EQ(offsets[0], offsets[1]) << what << ": the ops reserve different numbers of words";
+      expect_same_values_and_zeros(outputs[0], outputs[1], 1e-5, what + " forward", false);
+      // (Gradients that are zero in exact arithmetic, as grad_q of a query that sees one key, may
+      // round to zero in one sum and not in the other.)
+      for (size_t i = 0; i < 3; ++i) {
+        const std::vector<double> a = as_doubles(grads[0][i]), b = as_doubles(grads[1][i]);
+        for (size_t e = 0; e < a.size(); ++e)
+          ASSERT_NEAR(a[e], b[e], 1e-5 * (1 + std::abs(b[e]))) << what << " gradient of " << "qkv"[i] << " " << e;
+      }
+    }
+}
+
+// With v the identity (Tk = dh), attention's output is the matrix of probabilities after dropout,
+// so its zeros are the masked and the dropped scores: flash_attention's are softmax_dropout's, bit
+// for bit, on every device.
+TEST(Attention, FlashAttentionDrawsTheMasksOfSoftmaxDropout) {
+  const Tensor q = random_values({2, 3, 16, 16}, 25, DType::F32, 2.0);
+  const Tensor k = random_values({2, 3, 16, 16}, 26, DType::F32, 2.0);
+  std::vector<float> eye(16 * 16, 0.0f);
+  for (size_t i = 0; i < 16; ++i) eye[i * 16 + i] = 1.0f;
+  const Tensor v = expand(Tensor::from_vector(eye, {1, 1, 16, 16}), {2, 3, 16, 16});
+  for (Device device : attention_devices()) {
+    Generator fused_gen(8, 1), unfused_gen(8, 1);
+    const Tensor fused = flash_attention(to_device(q, device), to_device(k, device), to_device(v, device), 0.5, true,
+                                         true, fused_gen);
+    const Tensor scores = mul(matmul(to_device(q, device), transpose(to_device(k, device), 2, 3)), 0.25);
+    const Tensor probs = softmax_dropout(scores, 0.5, true, true, unfused_gen);
+    expect_same_values_and_zeros(fused, probs, 1e-5, "flash_attention's masks on " + device.str());
+  }
+}
+
 TEST(Attention, FusedBiasDropoutResidualEqualsTheComposition) {
   const Tensor x = random_values({6, 33}, 6, DType::F32), bias = random_values({33}, 7, DType::F32);
   const Tensor residual = random_values({6, 33}, 8, DType::F32);

@@ -27,6 +27,15 @@ inline int64_t row_size(const Tensor& t) {
   return n;
 }
 
+// flash_attention's least work in flops (ops/dispatch.h): 2 per multiply-add of its [q_len, cols,
+// head_dim] products, two forward (q k^T, P v) and five backward (the scores and dP recomputed,
+// grad_v, grad_k, grad_q), halved under the causal mask, which hides about half the scores.
+inline double flash_attention_flops(const FlashAttentionShape& s, bool backward) {
+  const double products = backward ? 5 : 2;
+  return 2 * products * static_cast<double>(s.groups * s.scores.q_len * s.scores.cols * s.head_dim) *
+         (s.scores.causal ? 0.5 : 1.0);
+}
+
 // An optimizer step's update rule: one params struct of kernels/common/optim_rules.h per
 // optimizer family (Adam's serves AdamW and both AMSGrad variants too).
 using OptimizerRule = std::variant<SgdParams, AdamParams, AdagradParams, AdadeltaParams, RmspropParams, AdamaxParams,
@@ -145,6 +154,16 @@ class Backend {
   virtual void softmax_dropout_backward(const SoftmaxDropoutShape& shape, const Tensor& grad_x, const Tensor& grad_y,
                                         const Tensor& probs, const PhiloxState& state, uint64_t threshold,
                                         double scale) = 0;
+  // Attention in one op, without the scores in memory (kernels/cpu/attention.h flash_attention_*):
+  // q, out, grad_out [shape.groups, q_len, head_dim], k, v [groups, cols, head_dim] and their
+  // gradients alike, lse [groups * q_len] (the row log-sum-exp, saved for backward); all contiguous.
+  virtual void flash_attention(const FlashAttentionShape& shape, const Tensor& out, const Tensor& lse, const Tensor& q,
+                               const Tensor& k, const Tensor& v, const PhiloxState& state, uint64_t threshold,
+                               double scale) = 0;
+  virtual void flash_attention_backward(const FlashAttentionShape& shape, const Tensor& grad_q, const Tensor& grad_k,
+                                        const Tensor& grad_v, const Tensor& grad_out, const Tensor& q, const Tensor& k,
+                                        const Tensor& v, const Tensor& out, const Tensor& lse, const PhiloxState& state,
+                                        uint64_t threshold, double scale) = 0;
   // One optimizer step over many parameter tensors, with the rule of `rule`'s alternative: every
   // tensor of a call shares the dtype and the rule's params (the optimizer groups them); the
   // device's kernels serve them in as few launches as they can.

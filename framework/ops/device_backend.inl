@@ -326,6 +326,31 @@ class DeviceBackend final : public Backend {
     });
   }
 
+  void flash_attention(const FlashAttentionShape& shape, const Tensor& out, const Tensor& lse, const Tensor& q,
+                       const Tensor& k, const Tensor& v, const PhiloxState& state, uint64_t threshold,
+                       double scale) override {
+    const KernelWork work{operands(out, lse, q, k, v).bytes, flash_attention_flops(shape, false)};
+    visit_floating(q.dtype(), "flash_attention", work, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::flash_attention_forward<T>(shape, state, threshold, static_cast<T>(scale), out.data<T>(),
+                                          lse.data<T>(), q.data<T>(), k.data<T>(), v.data<T>(), kDefaultStream);
+    });
+  }
+
+  void flash_attention_backward(const FlashAttentionShape& shape, const Tensor& gq, const Tensor& gk, const Tensor& gv,
+                                const Tensor& gout, const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Tensor& out, const Tensor& lse, const PhiloxState& state, uint64_t threshold,
+                                double scale) override {
+    const Tensor delta = Tensor::empty(lse.shape(), lse.dtype(), lse.device());  // the kernels' D = rowsum(gout * out)
+    const KernelWork work{operands(gq, gk, gv, gout, q, k, v, out, lse).bytes, flash_attention_flops(shape, true)};
+    visit_floating(q.dtype(), "flash_attention backward", work, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::flash_attention_backward<T>(shape, state, threshold, static_cast<T>(scale), gq.data<T>(), gk.data<T>(),
+                                           gv.data<T>(), delta.data<T>(), gout.data<T>(), q.data<T>(), k.data<T>(),
+                                           v.data<T>(), out.data<T>(), lse.data<T>(), kDefaultStream);
+    });
+  }
+
   void optimizer_step(const OptimizerRule& rule, std::span<const OptimizerTensors> tensors) override {
     if (tensors.empty()) return;
     visit_floating(tensors[0].param.dtype(), "optimizer step", operands(tensors), [&](auto tag) {

@@ -13,8 +13,8 @@ namespace minidl {
 
 // The least a kernel moves and computes: each operand's stored elements read or written once (a
 // broadcast dim counts once), and the floating-point operations of the compute-bound kernels
-// (matmul). `minidl profile` divides them by the kernel's time for its roofline columns, so its
-// bandwidth is a lower bound on what the kernel achieved.
+// (matmul, flash_attention). `minidl profile` divides them by the kernel's time for its roofline
+// columns, so its bandwidth is a lower bound on what the kernel achieved.
 struct KernelWork {
   double bytes = 0, flops = 0;
 };

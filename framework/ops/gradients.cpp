@@ -175,6 +175,18 @@ Grads softmax_dropout(const Tensor& g, const Tensor& probs, const SoftmaxDropout
   return {gx};
 }
 
+// FlashAttention-2's backward: the probabilities recomputed from q, k and the saved row
+// log-sum-exp, the mask regenerated from the Philox words (kernels/cpu/attention.h states the rule).
+Grads flash_attention(const Tensor& g, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                      const Tensor& lse, const FlashAttentionShape& shape, const PhiloxState& state, uint64_t threshold,
+                      double scale) {
+  Tensor gq = Tensor::empty(q.shape(), q.dtype(), q.device());
+  Tensor gk = Tensor::empty(k.shape(), k.dtype(), k.device()), gv = Tensor::empty(v.shape(), v.dtype(), v.device());
+  backend_for(g.device())
+      .flash_attention_backward(shape, gq, gk, gv, minidl::contiguous(g), q, k, v, out, lse, state, threshold, scale);
+  return {gq, gk, gv};
+}
+
 // d mean((a - b)^2) = (2 (a - b) / n * g, -that)
 Grads mse_loss(const Tensor& g, const Tensor& input, const Tensor& target) {
   const double n = static_cast<double>(std::max<int64_t>(input.numel(), 1));

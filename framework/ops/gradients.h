@@ -46,6 +46,9 @@ Grads scatter_add_rows(const Tensor& g, const IndexGroups& groups);
 Grads segment_softmax(const Tensor& g, const Tensor& y, const IndexGroups& groups);
 Grads softmax_dropout(const Tensor& g, const Tensor& probs, const SoftmaxDropoutShape& shape, const PhiloxState& state,
                       uint64_t threshold, double scale);
+Grads flash_attention(const Tensor& g, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                      const Tensor& lse, const FlashAttentionShape& shape, const PhiloxState& state, uint64_t threshold,
+                      double scale);
 Grads conv2d(const Tensor& g, const Tensor& x, const Tensor& weight, const Window2d& win, int64_t groups,
              bool has_bias);
 Grads max_pool2d(const Tensor& g, const Tensor& indices, const Window2d& win, const Shape& input_shape);

@@ -18,7 +18,7 @@ enum class OpId {
   LstmCell, GatherRows, ScatterAddRows, SegmentSoftmax,
   Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
   Dropout, DropoutPacked, BernoulliDropout, GaussianNoise, Rand, DropBlock, BiasDropoutResidual, RandomRule,
-  SoftmaxDropout,
+  SoftmaxDropout, FlashAttention,
   Count
 };
 
@@ -47,7 +47,7 @@ inline constexpr std::array<OpSpec, static_cast<size_t>(OpId::Count)> kOpSpecs{{
     {"dropout", true, true},
     {"dropout_packed", true, true}, {"bernoulli_dropout", true, true}, {"gaussian_noise", true, true},
     {"rand", false, true},          {"dropblock", true, true},         {"bias_dropout_residual", true, true},
-    {"random_rule", true, true},    {"softmax_dropout", true, true},
+    {"random_rule", true, true},    {"softmax_dropout", true, true},   {"flash_attention", true, true},
 }};
 static_assert(kOpSpecs.size() == static_cast<size_t>(OpId::Count), "every OpId needs an OpSpec");
 

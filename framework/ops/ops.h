@@ -140,6 +140,14 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 // backward regenerates the mask from the words and stores only the probabilities.
 Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool training,
                        Generator& gen = default_generator());
+// Attention fused end to end: dropout(softmax(q k^T / sqrt(dh), causal mask)) v for q [B, H, Tq, dh]
+// and k, v [B, H, Tk, dh] (1 <= dh <= 128), giving [B, H, Tq, dh]. It equals
+// matmul(softmax_dropout(matmul(q, k^T) / sqrt(dh), p, causal, training, gen), v) up to the order of
+// float sums, with the same dropout masks from the same generator state, but its kernels walk k and
+// v in tiles with an online softmax and never store the [Tq, Tk] scores: it saves only the row
+// log-sum-exp [B, H, Tq], and backward recomputes the probabilities and regenerates the mask.
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, double p, bool causal, bool training,
+                       Generator& gen = default_generator());
 
 // Inverted dropout: in training, keeps element i iff word (offset + i) of gen's stream clears
 // the threshold of p, and scales kept values by 1 / (1 - p). Identity when !training or p == 0.

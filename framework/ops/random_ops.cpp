@@ -209,4 +209,40 @@ Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool trainin
   return out;
 }
 
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, double p, bool causal, bool training,
+                       Generator& gen) {
+  check_floating(q, "flash_attention");
+  check_compatible(q, k, "flash_attention");
+  check_compatible(q, v, "flash_attention");
+  check_drop_probability(p, training, "flash_attention");
+  MINIDL_CHECK(q.dim() == 4 && k.dim() == 4 && k.shape() == v.shape() && q.size(0) == k.size(0) &&
+                   q.size(1) == k.size(1) && q.size(3) == k.size(3),
+               "flash_attention: expected q [B, H, Tq, dh] and k, v [B, H, Tk, dh], got {}, {} and {}", q.describe(),
+               k.describe(), v.describe());
+  const int64_t dh = q.size(3);
+  MINIDL_CHECK(dh >= 1 && dh <= kFlashMaxHeadDim,
+               "flash_attention: head dim {} is outside [1, {}] (the kernels' tiles)", dh, kFlashMaxHeadDim);
+  MINIDL_CHECK(q.size(2) > 0 && k.size(2) > 0,
+               "flash_attention: expected at least one query and one key, got {} and {}", q.describe(), k.describe());
+  const FlashAttentionShape shape{q.size(0) * q.size(1), dh, 1.0 / std::sqrt(static_cast<double>(dh)),
+                                  {k.size(2), q.size(2), causal, training && p > 0}};
+  MINIDL_CHECK(!causal || shape.scores.cols >= shape.scores.q_len,
+               "flash_attention: a causal mask needs at least as many keys as queries, got q {} and k {}", q.describe(),
+               k.describe());
+  const double scale = inverted_scale(p);
+  const uint64_t threshold = dropout_threshold(p);
+  // The words softmax_dropout reserves for the [B, H, Tq, Tk] scores: the same masks.
+  const uint64_t scores = static_cast<uint64_t>(shape.groups * shape.scores.q_len * shape.scores.cols);
+  const PhiloxState state = gen.reserve(shape.scores.dropout ? scores : 0);
+  const Tensor qc = contiguous(q.detach()), kc = contiguous(k.detach()), vc = contiguous(v.detach());
+  Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
+  Tensor lse = Tensor::empty({q.size(0), q.size(1), q.size(2)}, q.dtype(), q.device());
+  backend_for(q.device()).flash_attention(shape, out, lse, qc, kc, vc, state, threshold, scale);
+  record_op("flash_attention", {q, k, v}, out, {qc, kc, vc, out, lse},
+            [shape, state, threshold, scale](const Tensor& g, const std::vector<Tensor>& s) {
+              return grad::flash_attention(g, s[0], s[1], s[2], s[3], s[4], shape, state, threshold, scale);
+            });
+  return out;
+}
+
 }  // namespace minidl

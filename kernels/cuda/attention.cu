@@ -26,7 +26,7 @@ struct DropoutDraw {
   PhiloxState state;
   uint64_t threshold;
   __device__ bool keep(int64_t row, int64_t c) const {
-    return !shape.dropout || dropout_keep(philox_word(state, static_cast<uint64_t>(row * shape.cols + c)), threshold);
+    return score_kept(shape, state, threshold, row, c);
   }
 };
 

@@ -11,9 +11,11 @@
 
 namespace minidl::MINIDL_CUDA_NS {
 
-// exp in T, as std::exp(T) in the CPU references of the row ops.
+// exp and log in T, as std::exp(T) and std::log(T) in the CPU references of the row ops.
 __device__ inline float exp_t(float x) { return expf(x); }
 __device__ inline double exp_t(double x) { return exp(x); }
+__device__ inline float log_t(float x) { return logf(x); }
+__device__ inline double log_t(double x) { return log(x); }
 
 // A warp serving one row: lanes 0..31.
 struct WarpGroup {

@@ -1,4 +1,4 @@
-// minidl_kernel_bench: on a GPU, each kernel's achieved bandwidth (or GFLOP/s for GEMM) next to a
+// minidl_kernel_bench: on a GPU, each kernel's achieved bandwidth (or GFLOP/s for GEMM and attention) next to a
 // device-to-device copy of the same bytes measured in the same run, the bandwidth limit a
 // memory-bound kernel can approach. Times are CUDA events around each repeat, with L2 flushed
 // before every repeat; the median is reported. Not a test: tools/gpu-check runs it.
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "framework/core/cuda_memory.h"
+#include "framework/ops/backend.h"
 #include "kernels/cuda/launchers.h"
 
 namespace {
@@ -170,6 +171,41 @@ int main(int argc, char** argv) {
                flops / cublas_ms / 1e6, 100 * cublas_ms / native_ms);
     results.push_back({{"kernel", "gemm 4096 f32"}, {"native_gflops", flops / native_ms / 1e6},
                        {"cublas_gflops", flops / cublas_ms / 1e6}});
+
+    // Causal attention of 32 x 4 heads over T = 1024, head dim 64, dropout 0.1, f32: flash_attention's
+    // kernels against the composed path (cuBLAS scores, softmax_dropout, cuBLAS P v) forward, and
+    // flash_attention's backward. GFLOP/s count the visible half of the scores (ops/backend.h).
+    const int64_t groups = 128, t = 1024, dh = 64;
+    const FlashAttentionShape attn{groups, dh, 0.125, {t, t, true, true}};
+    const uint64_t keep = dropout_threshold(0.1);
+    float *aq = device_buffer<float>(groups * t * dh, 0.01f), *ak = device_buffer<float>(groups * t * dh, 0.02f),
+          *av = device_buffer<float>(groups * t * dh, 0.03f), *ao = device_buffer<float>(groups * t * dh, 0.f),
+          *alse = device_buffer<float>(groups * t, 0.f), *agrad = device_buffer<float>(4 * groups * t * dh, 0.01f),
+          *adelta = device_buffer<float>(groups * t, 0.f), *scores = device_buffer<float>(3 * groups * t * t, 0.f);
+    const double attn_flops = flash_attention_flops(attn, false);
+    const double flash_ms = timer.median_ms([&] {
+      cuda::flash_attention_forward<float>(attn, state, keep, 1 / 0.9f, ao, alse, aq, ak, av, nullptr);
+    });
+    const float score_scale = 0.125f;
+    const double composed_ms = timer.median_ms([&] {  // row-major [T, T] = column-major transposes
+      cublasSgemmStridedBatched(handle, CUBLAS_OP_T, CUBLAS_OP_N, t, t, dh, &score_scale, ak, dh, t * dh, aq, dh,
+                                t * dh, &zero, scores, t, t * t, groups);
+      cuda::softmax_dropout_forward<float>(groups * t, attn.scores, state, keep, 1 / 0.9f, scores + groups * t * t,
+                                           scores + 2 * groups * t * t, scores, nullptr);
+      cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, dh, t, t, &one, av, dh, t * dh,
+                                scores + groups * t * t, t, t * t, &zero, ao, dh, t * dh, groups);
+    });
+    const double backward_ms = timer.median_ms([&] {
+      const int64_t n_qkv = groups * t * dh;
+      cuda::flash_attention_backward<float>(attn, state, keep, 1 / 0.9f, agrad + n_qkv, agrad + 2 * n_qkv,
+                                            agrad + 3 * n_qkv, adelta, agrad, aq, ak, av, ao, alse, nullptr);
+    });
+    fmt::print("attention 128x1024^2 dh 64 causal f32: flash forward {:.1f} GFLOP/s, composed (cuBLAS) forward {:.1f} "
+               "GFLOP/s, flash backward {:.1f} GFLOP/s\n",
+               attn_flops / flash_ms / 1e6, attn_flops / composed_ms / 1e6,
+               flash_attention_flops(attn, true) / backward_ms / 1e6);
+    results.push_back({{"kernel", "attention 128x1024^2 dh 64 causal f32"}, {"flash_forward_ms", flash_ms},
+                       {"composed_forward_ms", composed_ms}, {"flash_backward_ms", backward_ms}});
     if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << '\n';
   } catch (const std::exception& e) {
     fmt::print(stderr, "minidl_kernel_bench: {}\n", e.what());

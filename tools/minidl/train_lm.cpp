@@ -25,11 +25,12 @@ namespace minidl::cli {
 
 namespace {
 
-const char* const kLmOptionNames[] = {"--steps", "--context", "--layers", "--heads", "--width", "--attention-dropout",
-                                      "--layerdrop", "--embedding-size", "--tie-weights", "--input-dropout",
-                                      "--recurrent-dropout", "--zoneout", "--eval-every", "--eval-windows"};
+const char* const kLmOptionNames[] = {"--steps",          "--context",           "--layers",       "--heads",
+                                      "--width",          "--attention-dropout", "--attention",    "--layerdrop",
+                                      "--embedding-size", "--tie-weights",       "--input-dropout", "--recurrent-dropout",
+                                      "--zoneout",        "--eval-every",        "--eval-windows"};
 // Of those, the ones only one of the language models takes.
-const char* const kGptOnlyOptions[] = {"--heads", "--attention-dropout", "--layerdrop"};
+const char* const kGptOnlyOptions[] = {"--heads", "--attention-dropout", "--attention", "--layerdrop"};
 const char* const kLstmOnlyOptions[] = {"--embedding-size", "--tie-weights", "--input-dropout", "--recurrent-dropout",
                                         "--zoneout"};
 
@@ -37,6 +38,8 @@ void validate_lm(const TrainOptions& o, const LmOptions& lm, const CLI::App& cmd
   for (auto [flag, v] : {std::pair{"--steps", lm.steps}, std::pair{"--context", lm.context},
                          std::pair{"--eval-every", lm.eval_every}, std::pair{"--eval-windows", lm.eval_windows}})
     MINIDL_CHECK(v > 0, "{} {} must be positive", flag, v);
+  MINIDL_CHECK(lm.attention == "fused" || lm.attention == "reference",
+               "unknown --attention '{}': expected fused or reference", lm.attention);
   MINIDL_CHECK(parse_dropout_spec(o.dropout).name == "dropout",
                "--dropout {}: the language models take one rate, --dropout P (gpt's residual dropout, lstm's output "
                "dropout)",
@@ -68,6 +71,7 @@ GptConfig gpt_config(const TrainOptions& o, const LmOptions& lm, int64_t vocab) 
   c.attention_dropout = lm.attention_dropout;
   c.embedding_dropout = o.embedding_dropout;
   c.layerdrop = lm.layerdrop;
+  c.fused_attention = lm.attention == "fused";
   c.validate();
   return c;
 }
@@ -97,8 +101,8 @@ LmModel build_model(const TrainOptions& o, const LmOptions& lm, int64_t vocab, G
   if (o.model == "gpt") {
     const GptConfig c = gpt_config(o, lm, vocab);
     return {std::make_unique<Gpt>(c, init_gen, dropout_gen),
-            fmt::format("{} layers, {} heads, width {}, dropout {}, attention dropout {}", c.layers, c.heads, c.width,
-                        c.dropout, c.attention_dropout)};
+            fmt::format("{} layers, {} heads, width {}, dropout {}, attention dropout {}, {} attention", c.layers,
+                        c.heads, c.width, c.dropout, c.attention_dropout, lm.attention)};
   }
   const LstmLmConfig c = lstm_config(o, lm, vocab);
   const LstmRegularization& r = c.regularization;
@@ -144,6 +148,11 @@ void add_lm_options(CLI::App& cmd, LmOptions& lm) {
       ->capture_default_str()
       ->group(group);
   cmd.add_option("--attention-dropout", lm.attention_dropout, "gpt: dropout on the attention probabilities")
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--attention", lm.attention,
+                 "gpt: fused (flash_attention: the scores never stored) or reference (matmul, softmax_dropout, "
+                 "matmul); the same dropout masks")
       ->capture_default_str()
       ->group(group);
   cmd.add_option("--layerdrop", lm.layerdrop, "gpt: probability of skipping a block in training")
