@@ -28,8 +28,9 @@ struct GptConfig {
   double embedding_dropout = 0.0;  // whole rows of the token table
   double layerdrop = 0.0;          // a block is skipped with this probability in training
   // Attention by the fused flash_attention op (true) or by matmul, softmax_dropout and matmul; the
-  // same masks either way. attention_probabilities always takes the second path.
-  bool fused_attention = true;
+  // same masks either way. attention_probabilities always takes the second path. Off by default:
+  // on the CPU the composition is faster, and the fused kernel has not yet been timed on a GPU.
+  bool fused_attention = false;
   nlohmann::json to_json() const;
   static GptConfig from_json(const nlohmann::json& j);  // missing fields keep their defaults
   void validate() const;

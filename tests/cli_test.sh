@@ -302,12 +302,12 @@ if [ "$(head -c 2 "$work/s1")" = "Q:" ] && [ "$(wc -c < "$work/s1")" -ge 43 ] &&
 else
   fail "sample: $(cat "$work/s1")"
 fi
-# The reference attention (matmul, softmax_dropout, matmul) instead of flash_attention.
-if "$minidl" "${gpt_args[@]}" --attention reference --out "$work/gpt-ref" > "$work/gpt-ref.log" 2>&1 &&
-  grep -q "reference attention" "$work/gpt-ref.log" && grep -q "^validation loss [0-9.]* nats" "$work/gpt-ref.log"; then
-  pass "train gpt --attention reference"
+# The fused attention (flash_attention) instead of matmul, softmax_dropout, matmul.
+if "$minidl" "${gpt_args[@]}" --attention fused --out "$work/gpt-fused" > "$work/gpt-fused.log" 2>&1 &&
+  grep -q "fused attention" "$work/gpt-fused.log" && grep -q "^validation loss [0-9.]* nats" "$work/gpt-fused.log"; then
+  pass "train gpt --attention fused"
 else
-  fail "train gpt --attention reference: $(tail -n 3 "$work/gpt-ref.log")"
+  fail "train gpt --attention fused: $(tail -n 3 "$work/gpt-fused.log")"
 fi
 expect_error "gpt unknown attention" "unknown --attention 'flash': expected fused or reference" -- train gpt --attention flash
 expect_error "gpt attention for lstm" "--attention applies to gpt, not lstm" -- train lstm --attention reference

@@ -151,8 +151,8 @@ void add_lm_options(CLI::App& cmd, LmOptions& lm) {
       ->capture_default_str()
       ->group(group);
   cmd.add_option("--attention", lm.attention,
-                 "gpt: fused (flash_attention: the scores never stored) or reference (matmul, softmax_dropout, "
-                 "matmul); the same dropout masks")
+                 "gpt: reference (matmul, softmax_dropout, matmul) or fused (flash_attention: the scores never "
+                 "stored); the same dropout masks")
       ->capture_default_str()
       ->group(group);
   cmd.add_option("--layerdrop", lm.layerdrop, "gpt: probability of skipping a block in training")

@@ -24,7 +24,7 @@ struct LmOptions {
   int64_t context = 128;
   int64_t layers = 4, heads = 4, width = 128;
   double attention_dropout = 0.1, layerdrop = 0.0;  // gpt
-  std::string attention = "fused";                  // gpt: fused (flash_attention) or reference
+  std::string attention = "reference";              // gpt: reference (softmax_dropout) or fused (flash_attention)
   // lstm (--dropout is its output dropout)
   int64_t embedding_size = 0;  // 0: the width
   bool tie_weights = false;
