@@ -60,7 +60,7 @@ double fit_classifier(Module& model, const Tensor& inputs, const Tensor& labels,
   MINIDL_CHECK(options.epochs > 0, "lab: {} epochs, expected at least 1", options.epochs);
   const Device device = model.device();
   DataLoader loader(inputs, labels, options.batch_size, true, shuffle_gen);
-  Adam optimizer(model.parameters(), {.lr = options.learning_rate, .weight_decay = options.weight_decay});
+  Adam optimizer(model.parameters(), {.lr = options.learning_rate});
   model.train();
   double loss_sum = 0;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {

@@ -32,7 +32,6 @@ struct FitOptions {
   int64_t epochs = 5;
   int64_t batch_size = 128;
   double learning_rate = 1e-3;  // Adam
-  double weight_decay = 0;      // Adam's L2 term
   // Applied to each training batch on the model's device before the forward pass; none if empty.
   std::function<Tensor(const Tensor&)> transform_inputs = {};
   // Called after each optimizer step, e.g. a max-norm projection; none if empty.

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "framework/autograd/grad_mode.h"
+#include "framework/core/check.h"
 #include "framework/ops/ops.h"
 #include "lab/stats.h"
 
@@ -99,6 +100,9 @@ double euclidean_norm(const std::vector<double>& w) {
 
 std::vector<std::vector<double>> gradient_descent_iterates(const Tensor& x, const Tensor& y, double learning_rate,
                                                            const std::vector<int64_t>& at) {
+  for (size_t i = 0; i < at.size(); ++i)
+    MINIDL_CHECK(at[i] >= 1 && (i == 0 || at[i] > at[i - 1]),
+                 "gradient_descent_iterates: step {} at position {} must be >= 1 and above the one before", at[i], i);
   Tensor w = Tensor::zeros({x.size(1), 1}, x.dtype(), x.device());
   std::vector<std::vector<double>> iterates;
   for (int64_t step = 1; iterates.size() < at.size(); ++step) {

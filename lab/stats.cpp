@@ -77,6 +77,15 @@ double median(std::vector<double> values) {
   return (*std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid)) + upper) / 2;
 }
 
+double entropy(const double* row, int64_t n) {
+  double h = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(row[i])) return NAN;
+    if (row[i] > 0) h -= row[i] * std::log(row[i]);
+  }
+  return h;
+}
+
 Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   MINIDL_CHECK(x.size() == y.size() && x.size() >= 2, "fit_line: needs >= 2 points of x and y, got {} and {}", x.size(),
                y.size());
@@ -86,6 +95,7 @@ Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
   const double mx = sx / n, my = sy / n;
   double sxx = 0, sxy = 0;
   for (size_t i = 0; i < x.size(); ++i) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
+  MINIDL_CHECK(sxx > 0, "fit_line: all {} x values are {}: no slope to fit", x.size(), mx);
   const double slope = sxy / sxx;
   return {slope, my - slope * mx};
 }

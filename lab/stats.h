@@ -47,6 +47,10 @@ double difference_z(const MeanStd& a, const MeanStd& b);
 // The median of a few values (the mean of the middle two for an even count).
 double median(std::vector<double> values);
 
+// Entropy in nats of a probability row of n values (0 log 0 = 0); NaN for a row holding a NaN
+// (e.g. renormalized attention with every weight dropped).
+double entropy(const double* row, int64_t n);
+
 // Least-squares slope and intercept of y on x.
 struct Line {
   double slope = 0, intercept = 0;

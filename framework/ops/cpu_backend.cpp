@@ -465,7 +465,7 @@ class CpuBackend final : public Backend {
   std::vector<double> grad_norms(NormKind kind, std::span<const Tensor> grads) override {
     std::vector<double> out(grads.size());
     for (size_t k = 0; k < grads.size(); ++k) {
-      visit_floating(grads[k].dtype(), "gradient norm", operands(grads), [&](auto tag) {
+      visit_floating(grads[k].dtype(), "gradient norm", operands(grads[k]), [&](auto tag) {
         using T = decltype(tag);
         out[k] = cpu::norm<T>(kind, grads[k].numel(), grads[k].data<T>());
       });
@@ -475,7 +475,7 @@ class CpuBackend final : public Backend {
 
   void clip_grads(const ClipParams& hp, std::span<const Tensor> out, std::span<const Tensor> grads) override {
     for (size_t k = 0; k < grads.size(); ++k) {
-      visit_floating(grads[k].dtype(), "gradient clipping", operands(out, grads), [&](auto tag) {
+      visit_floating(grads[k].dtype(), "gradient clipping", operands(out[k], grads[k]), [&](auto tag) {
         using T = decltype(tag);
         parallel_for(grads[k].numel(), [&](int64_t b, int64_t e) {
           cpu::clip<T>(hp, b, e, out[k].data<T>(), grads[k].data<T>());

@@ -41,13 +41,18 @@ Tensor alpha_family(const Tensor& x, double p, bool training, const Shape& mask_
   return bernoulli_dropout(x, p, alpha_rule(p), mask_shape, gen);
 }
 
+// Classic dropout after the caller's checks: training keep ? x : 0, eval x * (1 - p).
+Tensor classic(const Tensor& x, double p, bool training, Generator& gen) {
+  if (!training) return mul(x, 1.0 - p);
+  if (p == 0.0) return x;
+  return bernoulli_dropout(x, p, DropoutAffine{1, 0, 0}, x.shape(), gen);
+}
+
 }  // namespace
 
 Tensor classic_dropout(const Tensor& x, double p, bool training, Generator& gen) {
   check_drop_probability(p, training, "classic_dropout");
-  if (!training) return mul(x, 1.0 - p);
-  if (p == 0.0) return x;
-  return bernoulli_dropout(x, p, DropoutAffine{1, 0, 0}, x.shape(), gen);
+  return classic(x, p, training, gen);
 }
 
 Tensor alpha_dropout(const Tensor& x, double p, bool training, Generator& gen) {
@@ -134,7 +139,7 @@ Tensor zoneout(const Tensor& h_prev, const Tensor& h_new, double p, bool trainin
                h_new.describe());
   check_drop_probability(p, training, "zoneout");
   // Zoning out unit i (probability p) keeps h_prev: classic dropout of the update.
-  return add(h_prev, classic_dropout(sub(h_new, h_prev), p, training, gen));
+  return add(h_prev, classic(sub(h_new, h_prev), p, training, gen));
 }
 
 Tensor embedding_dropout(const Tensor& weight, double p, bool training, Generator& gen) {

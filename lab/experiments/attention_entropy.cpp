@@ -34,16 +34,6 @@ constexpr double kTrainedRate = 0.3;    // the attention dropout of the trained 
 constexpr double kLearningRate = 3e-3, kWeightDecay = 0.05, kClipNorm = 1.0;
 const std::vector<double> kRates = {0.1, 0.3, 0.5};
 
-// Entropy in nats of a probability row (0 log 0 = 0); NaN for a NaN row (every weight dropped).
-double entropy(const double* row, int64_t n) {
-  double h = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isnan(row[i])) return NAN;
-    if (row[i] > 0) h -= row[i] * std::log(row[i]);
-  }
-  return h;
-}
-
 // The claim's variant from minidl's inverted attention dropout: kept weights rescaled to sum 1
 // (a row with every weight dropped becomes NaN: its renormalization is undefined).
 Tensor renormalized(const Tensor& dropped) { return div(dropped, sum(dropped, {-1}, true)); }

@@ -37,12 +37,7 @@ struct Scores {
 std::vector<double> row_entropies(const std::vector<double>& probabilities, int64_t classes) {
   std::vector<double> entropies;
   for (size_t row = 0; row < probabilities.size(); row += static_cast<size_t>(classes)) {
-    double h = 0;
-    for (int64_t k = 0; k < classes; ++k) {
-      const double p = probabilities[row + static_cast<size_t>(k)];
-      if (p > 0) h -= p * std::log(p);
-    }
-    entropies.push_back(h);
+    entropies.push_back(entropy(probabilities.data() + row, classes));
   }
   return entropies;
 }
@@ -100,6 +95,7 @@ SeedResult run_seed(const LabeledRows& train, const LabeledRows& test_in, const 
             dropout_gen);
   model.to(device);
   fit_classifier(model, train.x, train.y, {.epochs = sizes.epochs}, shuffle_gen);
+  model.eval();  // the eval-mode entropy is the weight-scaled prediction's; MC sampling turns dropout on itself
   return {scores_of(model, test_in.x, sizes.samples), scores_of(model, test_out.x, sizes.samples),
           scores_of(model, noise_images(test_in.x.size(0), noise_gen), sizes.samples)};
 }

@@ -94,11 +94,13 @@ void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphO
   }
   o.out.clear();
   const Device device = Device::parse(o.device);
-  const Roof roof = measure_roof(device);
   start_recording();
   run_train_command(o, lm, mf, graph, cmd);
   const std::vector<TraceEvent> events = stop_recording();
   write_chrome_trace(events, p.trace);
+  // The run's memory, before the roof's probes allocate theirs.
+  const AllocatorStats memory = allocator_for(device).stats();
+  const Roof roof = measure_roof(device);
 
   const auto rows = summarize(events);
   double step_ms = 0;
@@ -114,11 +116,9 @@ void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphO
   for (const char* category : {"kernel", "backward", "module", "data"})
     if (rows.count(category))
       print_rows(category, rows.at(category), step_ms, p.top, std::string(category) == "kernel" ? &roof : nullptr);
-  if (device.type != DeviceType::CPU) {
-    const AllocatorStats stats = allocator_for(device).stats();
+  if (device.type != DeviceType::CPU)
     fmt::print("\n{} allocator: peak {:.1f} MiB allocated, {:.1f} MiB reserved\n", device.str(),
-               static_cast<double>(stats.peak) / (1 << 20), static_cast<double>(stats.reserved) / (1 << 20));
-  }
+               static_cast<double>(memory.peak) / (1 << 20), static_cast<double>(memory.reserved) / (1 << 20));
   fmt::print("wrote {} ({} events): open it in https://ui.perfetto.dev or chrome://tracing\n", p.trace,
              events.size());
 }
