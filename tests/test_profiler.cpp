@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/cuda_memory.h"
+#include "framework/core/device_clock.h"
 #include "framework/core/profiler.h"
 #include "framework/io/chrome_trace.h"
 #include "framework/ops/ops.h"
@@ -59,6 +61,40 @@ TEST(Profiler, KernelEventsCarryTheirOperandBytesAndFlops) {
   EXPECT_EQ(kernels[1].bytes, 8.0 * 3000);
   EXPECT_EQ(kernels[1].flops, 0.0);
   EXPECT_EQ(kernels[2].bytes, 8.0 * 2001);
+}
+
+// With a device clock, kernel ranges also carry their device time, which lies within the host
+// time of the range (the range waits for its kernels); without one they carry none.
+void expect_device_times(Device device, bool timed) {
+  Generator gen(5);
+  const Tensor a = to_device(rand({64, 64}, DType::F32, kCPU, gen), device);
+  start_recording(device_clock(device));
+  add(matmul(a, a), a);
+  const std::vector<TraceEvent> events = stop_recording();
+  int kernels = 0;
+  for (const TraceEvent& e : events) {
+    if (std::string(e.category) != "kernel") continue;
+    ++kernels;
+    if (!timed) {
+      EXPECT_EQ(e.device_ns, -1) << e.name;
+      continue;
+    }
+    EXPECT_GT(e.device_ns, 0) << e.name;
+    EXPECT_LE(e.device_ns, e.duration_ns) << e.name;
+  }
+  EXPECT_EQ(kernels, 2);
+}
+
+TEST(Profiler, KernelRangesCarryDeviceTimesWithADeviceClock) {
+  expect_device_times(kCPU, false);
+#if defined(MINIDL_HAS_EMU)
+  expect_device_times(Device{DeviceType::CUDAEmu}, true);
+#endif
+}
+
+TEST(Profiler, GpuKernelRangesCarryCudaEventTimes) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "needs a GPU: " << cuda_unavailable_reason();
+  expect_device_times(Device{DeviceType::CUDA}, true);
 }
 
 TEST(Profiler, ChromeTraceHoldsEveryOpOfATrainingStep) {

@@ -1,9 +1,11 @@
 #include "framework/core/profiler.h"
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "framework/core/cuda_memory.h"
+#include "framework/core/device_clock.h"
 
 #if __has_include(<nvtx3/nvToolsExt.h>)
 #include <nvtx3/nvToolsExt.h>
@@ -20,6 +22,7 @@ struct Recorder {
   std::chrono::steady_clock::time_point origin;
   int depth = 0;
   std::vector<TraceEvent> events;
+  std::shared_ptr<DeviceClock> clock;
 };
 
 Recorder& recorder() {
@@ -39,9 +42,10 @@ int64_t now_ns() {
 
 }  // namespace
 
-void start_recording() {
+void start_recording(std::shared_ptr<DeviceClock> clock) {
   Recorder& r = recorder();
   r = Recorder{};
+  r.clock = std::move(clock);
   r.on = true;
   r.thread = std::this_thread::get_id();
   r.origin = std::chrono::steady_clock::now();
@@ -50,6 +54,7 @@ void start_recording() {
 std::vector<TraceEvent> stop_recording() {
   Recorder& r = recorder();
   r.on = false;
+  r.clock.reset();
   return std::move(r.events);
 }
 
@@ -60,9 +65,11 @@ ProfileRange::ProfileRange(const char* category, const char* name) : category_(c
   nvtxRangePushA(name);
 #endif
   if (recording_here()) {
+    Recorder& r = recorder();
     name_ = name;
-    ++recorder().depth;
-    start_ns_ = now_ns();
+    ++r.depth;
+    start_ns_ = now_ns();  // before the device mark, so the device time lies within the host time
+    if (r.clock && std::strcmp(category, "kernel") == 0) device_start_ = static_cast<int64_t>(r.clock->mark());
   }
 }
 
@@ -76,10 +83,15 @@ ProfileRange::~ProfileRange() {
   nvtxRangePop();
 #endif
   if (start_ns_ < 0 || !recording_here()) return;
-  cuda_synchronize();  // the kernels this range launched belong to it
   Recorder& r = recorder();
+  const int64_t device_stop = device_start_ >= 0 ? static_cast<int64_t>(r.clock->mark()) : -1;
+  cuda_synchronize();  // the kernels this range launched belong to it
+  const int64_t duration_ns = now_ns() - start_ns_;
+  const int64_t device_ns = device_stop >= 0 ? r.clock->elapsed_ns(static_cast<size_t>(device_start_),
+                                                                    static_cast<size_t>(device_stop))
+                                             : -1;
   --r.depth;
-  r.events.push_back({std::move(name_), category_, start_ns_, now_ns() - start_ns_, r.depth, bytes_, flops_});
+  r.events.push_back({std::move(name_), category_, start_ns_, duration_ns, r.depth, bytes_, flops_, device_ns});
 }
 
 }  // namespace minidl

@@ -6,10 +6,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace minidl {
+
+class DeviceClock;
 
 struct TraceEvent {
   std::string name;
@@ -19,10 +22,13 @@ struct TraceEvent {
   int depth;             // ranges open around it on its thread
   // What a kernel range moved and computed at the least (ops/dispatch.h): 0 for other ranges.
   double bytes = 0, flops = 0;
+  // A kernel range's time on the device's stream (recording with a DeviceClock); -1 otherwise.
+  int64_t device_ns = -1;
 };
 
 // Starts recording (clearing earlier events); the host thread that calls it is the one traced.
-void start_recording();
+// With a clock (core/device_clock.h), kernel ranges are also timed on the device.
+void start_recording(std::shared_ptr<DeviceClock> clock = nullptr);
 // Stops recording and returns the events in the order they ended.
 std::vector<TraceEvent> stop_recording();
 bool recording();
@@ -42,6 +48,7 @@ class ProfileRange {
   std::string name_;  // kept only while recording
   int64_t start_ns_ = -1;
   double bytes_ = 0, flops_ = 0;
+  int64_t device_start_ = -1;  // the clock's mark at the start of a kernel range
 };
 
 }  // namespace minidl

@@ -1,8 +1,9 @@
 // `minidl profile MODEL`: a few training steps of MODEL (the train command's options) with minidl's
-// recorder on. Prints the kernels, modules and backward ops by total time, the kernels' achieved
-// bandwidth and flop rate against the device's measured roof, the device allocator's peak, and
-// writes a Chrome trace (Perfetto, chrome://tracing). Host times; on a GPU each range waits for
-// its kernels, so they include the device time. Nsight: docs/profiling.md.
+// recorder on. Prints the kernels, modules and backward ops by total time, the kernels' device
+// times (CUDA events on a GPU), achieved bandwidth and flop rate against the device's measured
+// roof, the device allocator's peak, and writes a Chrome trace (Perfetto, chrome://tracing). Host
+// times are steady-clock times; on a GPU each range waits for its kernels, so they include the
+// device time and the launch overhead. Nsight: docs/profiling.md.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "framework/core/allocator.h"
 #include "framework/core/device.h"
+#include "framework/core/device_clock.h"
 #include "framework/core/profiler.h"
 #include "framework/io/chrome_trace.h"
 #include "tools/minidl/commands.h"
@@ -33,6 +35,7 @@ struct Row {
   int64_t calls = 0;
   double total_ms = 0;
   double bytes = 0, flops = 0;  // kernels: the work the calls stated (ops/dispatch.h)
+  double device_ms = -1;        // kernels on a device: their time on its stream; -1 on the CPU
 };
 
 // The categories' rows by total time, longest first.
@@ -45,6 +48,7 @@ std::map<std::string, std::vector<Row>> summarize(const std::vector<TraceEvent>&
     r.total_ms += static_cast<double>(e.duration_ns) / 1e6;
     r.bytes += e.bytes;
     r.flops += e.flops;
+    if (e.device_ns >= 0) r.device_ms = std::max(r.device_ms, 0.0) + static_cast<double>(e.device_ns) / 1e6;
   }
   std::map<std::string, std::vector<Row>> rows;
   for (auto& [category, names] : by_name) {
@@ -57,18 +61,22 @@ std::map<std::string, std::vector<Row>> summarize(const std::vector<TraceEvent>&
 
 double share(double part_ms, double whole_ms) { return whole_ms > 0 ? 100 * part_ms / whole_ms : 0.0; }
 
-// A category's rows, longest first; with a roof (kernels), also the achieved bandwidth (each
-// operand once: a lower bound), the flop rate and the share of the roof.
+// A category's rows, longest first; with a roof (kernels), also the time on the device's stream
+// when it was measured, and the achieved bandwidth (each operand once: a lower bound), flop rate
+// and share of the roof, from the device time when there is one, else the host time.
 void print_rows(const char* category, const std::vector<Row>& rows, double step_ms, int64_t top, const Roof* roof) {
+  const bool device_times = roof && !rows.empty() && rows.front().device_ms >= 0;
   std::string header =
       fmt::format("{:<36} {:>8} {:>11} {:>11} {:>8}", category, "calls", "total ms", "mean us", "% steps");
+  if (device_times) header += fmt::format(" {:>10}", "device ms");
   if (roof) header += fmt::format(" {:>9} {:>9} {:>7}", "GB/s", "GFLOP/s", "% roof");
   fmt::print("\n{}\n", header);
   for (size_t i = 0; i < rows.size() && static_cast<int64_t>(i) < top; ++i) {
     const Row& r = rows[i];
     std::string line = fmt::format("{:<36} {:>8} {:>11.3f} {:>11.1f} {:>7.1f}%", r.name, r.calls, r.total_ms,
                                    1e3 * r.total_ms / static_cast<double>(r.calls), share(r.total_ms, step_ms));
-    const double seconds = r.total_ms / 1e3;
+    if (device_times) line += fmt::format(" {:>10.3f}", r.device_ms);
+    const double seconds = (device_times ? r.device_ms : r.total_ms) / 1e3;
     if (roof && seconds > 0)
       line += fmt::format(" {:>9.2f} {:>9.2f} {:>6.1f}%", r.bytes / seconds / 1e9, r.flops / seconds / 1e9,
                           100 * roof_fraction(*roof, r.bytes, r.flops, seconds));
@@ -94,7 +102,7 @@ void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphO
   }
   o.out.clear();
   const Device device = Device::parse(o.device);
-  start_recording();
+  start_recording(device_clock(device));
   run_train_command(o, lm, mf, graph, cmd);
   const std::vector<TraceEvent> events = stop_recording();
   write_chrome_trace(events, p.trace);
