@@ -2,16 +2,20 @@
 // states a verdict; the registry's names are unique and findable.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "framework/ops/ops.h"
+#include "lab/classifier_training.h"
 #include "lab/linear_algebra.h"
 #include "lab/linear_regression.h"
 #include "lab/registry.h"
 #include "lab/result_json.h"
 #include "lab/stats.h"
+#include "models/mlp.h"
 
 namespace minidl::lab {
 namespace {
@@ -42,6 +46,32 @@ TEST(Lab, CoversEveryClaimInOrder) {
   std::vector<std::string> names;
   for (const Experiment& e : experiments()) names.push_back(e.name);
   EXPECT_EQ(names, claims);
+}
+
+// MC dropout's mean and (1/T) variance are those of T train-mode passes of a twin model drawing
+// the same masks; afterwards the model is back in eval mode, where predictions are deterministic.
+TEST(LabTraining, McDropoutAveragesTrainModePassesAndRestoresEvalMode) {
+  const MlpConfig config{.inputs = 8, .hidden = {16}, .classes = 3, .dropout = 0.5};
+  Generator init_a(1), init_b(1), drop_a(2), drop_b(2), data(3);
+  Mlp mc_model(config, init_a, drop_a), twin(config, init_b, drop_b);
+  const Tensor x = rand({5, 8}, DType::F32, kCPU, data);
+  mc_model.eval();
+  const McProbabilities mc = mc_dropout_probabilities(mc_model, x, 4);
+  EXPECT_FALSE(mc_model.is_training());
+  EXPECT_EQ(predicted_probabilities(mc_model, x), predicted_probabilities(mc_model, x));
+
+  twin.train();
+  std::vector<double> sum(15, 0.0), squares(15, 0.0);
+  for (int t = 0; t < 4; ++t) {
+    const std::vector<double> p = predicted_probabilities(twin, x);
+    for (size_t i = 0; i < p.size(); ++i) sum[i] += p[i], squares[i] += p[i] * p[i];
+  }
+  ASSERT_EQ(mc.mean.size(), 15u);
+  for (size_t i = 0; i < 15; ++i) {
+    EXPECT_NEAR(mc.mean[i], sum[i] / 4, 1e-12) << i;
+    EXPECT_NEAR(mc.variance[i], squares[i] / 4 - (sum[i] / 4) * (sum[i] / 4), 1e-12) << i;
+  }
+  EXPECT_GT(*std::max_element(mc.variance.begin(), mc.variance.end()), 0.0) << "dropout drew no different masks";
 }
 
 TEST(LabStats, AurocRanksWithTiesCountingHalf) {

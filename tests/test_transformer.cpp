@@ -311,6 +311,31 @@ TEST(Gpt, FusedAttentionTrainsLikeTheReference) {
   for (size_t i = 0; i < grads[0].size(); ++i) ASSERT_NEAR(grads[1][i], grads[0][i], 1e-4) << "gradient " << i;
 }
 
+// The maps the lab reads: per block [batch, heads, T, T], in eval mode causal rows summing to 1.
+TEST(Gpt, AttentionProbabilitiesAreCausalDistributions) {
+  Generator init(11), drop(12);
+  Gpt model(tiny_config(), init, drop);
+  model.eval();
+  const std::vector<Tensor> maps =
+      model.attention_probabilities(ids_tensor({1, 4, 2, 9, 3, 3, 0, 7, 5, 5, 6, 1, 10, 2, 8, 4}, 2));
+  ASSERT_EQ(maps.size(), 2u);  // tiny_config's layers
+  for (const Tensor& map : maps) {
+    ASSERT_EQ(map.shape(), (Shape{2, 2, 8, 8}));
+    const std::vector<double> p = as_doubles(map);
+    for (size_t row = 0; row < p.size() / 8; ++row) {
+      const size_t query = row % 8;
+      double total = 0;
+      for (size_t key = 0; key < 8; ++key) {
+        total += p[row * 8 + key];
+        if (key > query) {
+          EXPECT_EQ(p[row * 8 + key], 0.0) << "row " << row << " sees a later key " << key;
+        }
+      }
+      EXPECT_NEAR(total, 1.0, 1e-6) << "row " << row;
+    }
+  }
+}
+
 TEST(Gpt, TrainingLearnsARepeatingText) {
   GptConfig c = tiny_config();
   c.dropout = c.attention_dropout = 0.1;
