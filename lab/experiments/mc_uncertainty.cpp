@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "framework/io/fashion_mnist.h"
 #include "framework/ops/ops.h"
@@ -109,10 +108,6 @@ const ScoreKind kScoreKinds[] = {{"MC predictive entropy", "mc_entropy", &Scores
                                  {"MC variance", "mc_variance", &Scores::mc_variance},
                                  {"eval-mode entropy", "eval_entropy", &Scores::eval_entropy}};
 
-double mean_of(const std::vector<double>& v) {
-  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
-}
-
 // The table, numbers and ROC plot of all seeds; returns the mean AUROC of the MC predictive entropy
 // against the held-out classes and against noise.
 std::pair<double, double> tabulate(const std::vector<SeedResult>& seeds, const RunOptions& options, int64_t samples,
@@ -133,7 +128,7 @@ std::pair<double, double> tabulate(const std::vector<SeedResult>& seeds, const R
         const std::vector<double>& in = r.in.*kind.field;
         const std::vector<double>& out = (noise ? r.noise : r.held_out).*kind.field;
         aurocs.push_back(auroc(in, out));
-        in_means.push_back(mean_of(in)), out_means.push_back(mean_of(out));
+        in_means.push_back(mean_std(in).mean), out_means.push_back(mean_std(out).mean);
       }
       const MeanStd a = mean_std(aurocs);
       result.table.rows.push_back({set, kind.label, a.mean, a.std, mean_std(in_means).mean, mean_std(out_means).mean});

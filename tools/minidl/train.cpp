@@ -129,7 +129,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     start_loss_sum = s.epoch_loss_sum;
   }
 
-  if (resumed && !o.out.empty()) trim_metrics((std::filesystem::path(o.out) / "metrics.jsonl").string(), step);
+  if (resumed && !o.out.empty()) trim_metrics(MetricsLog::path(o.out), step);
   MetricsLog metrics(o.out, resumed.has_value());
   fmt::print("{} {} on Fashion-MNIST ({} train, {} test) on {}: {} epochs, batch {}, {} lr {} ({} schedule), dropout {}, "
              "seed {}\n",

@@ -275,10 +275,11 @@ void apply_saved_config(TrainOptions& o, const CLI::App& cmd, const Checkpoint& 
 MetricsLog::MetricsLog(const std::string& out, bool append) {
   if (out.empty()) return;
   std::filesystem::create_directories(out);
-  const std::string path = (std::filesystem::path(out) / "metrics.jsonl").string();
-  file_.open(path, append ? std::ios::app : std::ios::trunc);
-  MINIDL_CHECK(file_.good(), "cannot write {}", path);
+  file_.open(path(out), append ? std::ios::app : std::ios::trunc);
+  MINIDL_CHECK(file_.good(), "cannot write {}", path(out));
 }
+
+std::string MetricsLog::path(const std::string& out) { return (std::filesystem::path(out) / "metrics.jsonl").string(); }
 
 void MetricsLog::write(const Json& record) {
   if (file_.is_open()) file_ << record.dump() << '\n' << std::flush;

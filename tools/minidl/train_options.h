@@ -65,6 +65,7 @@ class MetricsLog {
   // Creates out and starts its metrics.jsonl afresh, or appends to it (a resumed run).
   explicit MetricsLog(const std::string& out, bool append = false);
   void write(const Json& record);
+  static std::string path(const std::string& out);  // out/metrics.jsonl
 
  private:
   std::ofstream file_;
