@@ -35,8 +35,9 @@ SEEDS = {
     "valid_f32": file(header([("w", "F32", [2], 8)], {"format": "pt"}), f32(1.5, -2.0), pad=True),
     "valid_every_dtype": file(
         header([("a", "F32", [1], 4), ("b", "F64", [1], 8), ("c", "I32", [1], 4), ("d", "I64", [1], 8),
-                ("e", "U8", [2], 2), ("f", "BOOL", [2], 2)]),
-        f32(3.0) + struct.pack("<d", -1.0) + struct.pack("<i", 7) + struct.pack("<q", -7) + b"\x00\xff" + b"\x01\x00"),
+                ("e", "U8", [2], 2), ("f", "BOOL", [2], 2), ("g", "BF16", [2], 4)]),
+        f32(3.0) + struct.pack("<d", -1.0) + struct.pack("<i", 7) + struct.pack("<q", -7) + b"\x00\xff" + b"\x01\x00"
+        + struct.pack("<2H", 0x3F80, 0xC040)),  # bf16 1.0 and -3.0
     "valid_empty_and_scalar": file(header([("e", "F32", [0, 3], 0), ("s", "I64", [], 8)]), struct.pack("<q", 42)),
     "valid_no_tensors": file(b"{}"),
     "valid_checkpoint_layout": file(
@@ -49,7 +50,7 @@ SEEDS = {
         b'{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}}',
         bytes(6)),
     "invalid_offsets_out_of_range": file(b'{"a":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}}', bytes(4)),
-    "invalid_unknown_dtype": file(b'{"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}', bytes(4)),
+    "invalid_unknown_dtype": file(b'{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}', bytes(4)),
     "invalid_shape_byte_count": file(b'{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', bytes(8)),
     "invalid_utf8_header": file(b'{"a\xff":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', bytes(1)),
     "invalid_malformed_json": file(b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}', bytes(1)),

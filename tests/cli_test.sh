@@ -309,6 +309,15 @@ if "$minidl" "${gpt_args[@]}" --attention fused --out "$work/gpt-fused" > "$work
 else
   fail "train gpt --attention fused: $(tail -n 3 "$work/gpt-fused.log")"
 fi
+# bf16 autocast on the emulated CUDA device: the same run in mixed precision, logged as such.
+if "$minidl" "${gpt_args[@]}" --device cuda-emu --precision bf16 > "$work/gpt-bf16.log" 2>&1 &&
+  grep -q "bf16 precision" "$work/gpt-bf16.log" && grep -q "^validation loss [0-9.]* nats" "$work/gpt-bf16.log"; then
+  pass "train gpt --precision bf16 --device cuda-emu"
+else
+  fail "train gpt --precision bf16 --device cuda-emu: $(tail -n 3 "$work/gpt-bf16.log")"
+fi
+expect_error "gpt bf16 on the CPU" "--precision bf16 runs on a CUDA device (cuda, cuda-emu), but --device cpu is the CPU" -- train gpt --precision bf16 --device cpu
+expect_error "gpt unknown precision" "unknown --precision 'fp16': expected f32 or bf16" -- train gpt --precision fp16
 expect_error "gpt unknown attention" "unknown --attention 'flash': expected fused or reference" -- train gpt --attention flash
 expect_error "gpt attention for lstm" "--attention applies to gpt, not lstm" -- train lstm --attention reference
 expect_error "gpt heads not dividing the width" "width 16 is not divisible by heads = 3" -- train gpt --width 16 --heads 3

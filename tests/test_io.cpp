@@ -168,7 +168,7 @@ TEST(Safetensors, CorruptFilesAreRejectedWithClearErrors) {
   EXPECT_ERROR(parse(file_with(R"({"a\nb":5})")), R"(tensor "a\nb")");  // escaped: still one line
   EXPECT_ERROR(parse(file_with(R"({"a":{"shape":[2],"data_offsets":[0,8]}})")), "tensor \"a\"", "missing \"dtype\"");
   EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F16\"", "[4]", "[0,8]") + "}")), "test.safetensors",
-               "tensor \"w\"", "unknown dtype \"F16\"", "F32, F64, I32, I64, U8, BOOL");
+               "tensor \"w\"", "unknown dtype \"F16\"", "F32, F64, BF16, I32, I64, U8, BOOL");
   EXPECT_ERROR(parse(file_with("{" + entry("w", "7", "[2]", "[0,8]") + "}")), "tensor \"w\"", "dtype 7");
   EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F32\"", "[-2]", "[0,8]") + "}")), "tensor \"w\"",
                "shape [-2] is not a list of non-negative integers");
@@ -283,9 +283,9 @@ TEST(Safetensors, HostileHeadersAreRejectedWithClearErrors) {
                                "}")),
                "overlap");
   // Unknown dtypes, however close to a known one.
-  for (const char* code : {"\"f32\"", "\"BF16\"", "\"F8_E4M3\"", "\"\"", "\"F32 \"", "null", "[\"F32\"]"}) {
+  for (const char* code : {"\"f32\"", "\"F16\"", "\"F8_E4M3\"", "\"\"", "\"F32 \"", "null", "[\"F32\"]"}) {
     EXPECT_ERROR(parse(file_with("{" + entry("w", code, "[2]", "[0,8]") + "}")), "tensor \"w\"", "dtype",
-                 "expected one of F32, F64, I32, I64, U8, BOOL");
+                 "expected one of F32, F64, BF16, I32, I64, U8, BOOL");
   }
   // Byte counts that disagree with the shape, including empty shapes.
   EXPECT_ERROR(parse(file_with("{" + entry("w", "\"F32\"", "[0]", "[0,8]") + "}")), "8 bytes for F32 [0]: expected 0");

@@ -14,6 +14,7 @@
 #include "framework/autograd/grad_mode.h"
 #include "framework/io/text_corpus.h"
 #include "framework/optim/optimizers.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/ops.h"
 #include "models/classifier.h"
 #include "models/gpt.h"
@@ -310,6 +311,49 @@ TEST(Gpt, FusedAttentionTrainsLikeTheReference) {
   ASSERT_EQ(grads[0].size(), grads[1].size());
   for (size_t i = 0; i < grads[0].size(); ++i) ASSERT_NEAR(grads[1][i], grads[0][i], 1e-4) << "gradient " << i;
 }
+
+#if defined(MINIDL_HAS_EMU)
+// The root mean square of a - b relative to that of b.
+double relative_rms_error(const std::vector<double>& a, const std::vector<double>& b) {
+  double err = 0, ref = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    err += (a[i] - b[i]) * (a[i] - b[i]);
+    ref += b[i] * b[i];
+  }
+  return std::sqrt(err / ref);
+}
+
+// bf16 autocast on a CUDA device: the same model and masks give logits and gradients within a few
+// bf16 roundings (2^-8 relative each) of the f32 ones, but not equal to them, and the parameters
+// and their gradients stay f32.
+TEST(GptEmulatedCuda, Bf16AutocastStaysWithinBf16RoundingOfF32) {
+  const Device emu{DeviceType::CUDAEmu, 0};
+  const std::vector<int64_t> ids = {1, 4, 2, 9, 3, 3, 0, 7, 5, 5, 6, 1, 10, 2, 8, 4};
+  std::vector<std::vector<double>> logits, grads;
+  for (bool bf16 : {false, true}) {
+    Generator init(9), drop(10);
+    Gpt model(tiny_config(), init, drop);
+    model.to(emu);
+    const AutocastGuard autocast(bf16 ? std::optional(DType::BF16) : std::nullopt);
+    const Tensor out = model(to_device(ids_tensor(ids, 2), emu));
+    ASSERT_EQ(out.dtype(), DType::F32);
+    cross_entropy(reshape(out, {16, 11}), to_device(Tensor::from_vector(ids, {16}), emu)).backward();
+    logits.push_back(as_doubles(out));
+    std::vector<double> g;
+    for (const auto& [name, p] : model.named_parameters()) {
+      ASSERT_EQ(p.dtype(), DType::F32) << name;
+      ASSERT_EQ(p.grad().dtype(), DType::F32) << name;
+      const std::vector<double> values = as_doubles(p.grad());
+      g.insert(g.end(), values.begin(), values.end());
+    }
+    grads.push_back(g);
+  }
+  const double logit_error = relative_rms_error(logits[1], logits[0]), grad_error = relative_rms_error(grads[1], grads[0]);
+  EXPECT_GT(logit_error, 0) << "autocast changed nothing";
+  EXPECT_LT(logit_error, std::ldexp(1.0, -6)) << "logits";
+  EXPECT_LT(grad_error, std::ldexp(1.0, -5)) << "gradients";
+}
+#endif
 
 // The maps the lab reads: per block [batch, heads, T, T], in eval mode causal rows summing to 1.
 TEST(Gpt, AttentionProbabilitiesAreCausalDistributions) {

@@ -6,6 +6,7 @@ size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::F32: case DType::I32: return 4;
     case DType::F64: case DType::I64: return 8;
+    case DType::BF16: return 2;
     case DType::U8: case DType::Bool: return 1;
   }
   return 0;
@@ -19,10 +20,11 @@ std::string_view dtype_name(DType dtype) {
     case DType::I64: return "i64";
     case DType::U8: return "u8";
     case DType::Bool: return "bool";
+    case DType::BF16: return "bf16";
   }
   return "?";
 }
 
-bool is_floating(DType dtype) { return dtype == DType::F32 || dtype == DType::F64; }
+bool is_floating(DType dtype) { return dtype == DType::F32 || dtype == DType::F64 || dtype == DType::BF16; }
 
 }  // namespace minidl

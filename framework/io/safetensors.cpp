@@ -22,7 +22,7 @@ namespace {
 using Json = nlohmann::ordered_json;  // keeps the header's order, so tensors load in the order saved
 
 constexpr const char* kMetadataKey = "__metadata__";
-constexpr const char* kExpectedCodes = "F32, F64, I32, I64, U8, BOOL";
+constexpr const char* kExpectedCodes = "F32, F64, BF16, I32, I64, U8, BOOL";
 
 const char* dtype_code(DType dtype) {
   switch (dtype) {
@@ -32,12 +32,13 @@ const char* dtype_code(DType dtype) {
     case DType::I64: return "I64";
     case DType::U8: return "U8";
     case DType::Bool: return "BOOL";
+    case DType::BF16: return "BF16";
   }
   return "?";
 }
 
 std::optional<DType> parse_dtype_code(std::string_view code) {
-  for (DType d : {DType::F32, DType::F64, DType::I32, DType::I64, DType::U8, DType::Bool}) {
+  for (DType d : {DType::F32, DType::F64, DType::BF16, DType::I32, DType::I64, DType::U8, DType::Bool}) {
     if (code == dtype_code(d)) return d;
   }
   return std::nullopt;

@@ -86,7 +86,7 @@ class DeviceBackend final : public Backend {
 
   void matmul(const GemmBatch& g, const Tensor& out, const Tensor& a, const Tensor& b) override {
     const KernelWork work{operands(out, a, b).bytes, 2.0 * static_cast<double>(g.batch * g.m * g.n * g.k)};
-    visit_floating(a.dtype(), "matmul", work, [&](auto tag) {
+    visit_floating<Bf16::Accepted>(a.dtype(), "matmul", work, [&](auto tag) {
       using T = decltype(tag);
       device_gemm<T>(g, a.data<T>(), b.data<T>(), out.data<T>());
     });

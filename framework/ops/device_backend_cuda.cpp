@@ -32,12 +32,17 @@ cublasHandle_t cublas() {
 }
 
 // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS gets B first.
+// bf16 operands and result accumulate in f32 (CUBLAS_COMPUTE_32F), as the native kernel does.
 template <typename T>
 void cublas_gemm(const Backend::GemmBatch& g, const T* a, const T* b, T* c) {
-  const T one = 1, zero = 0;
+  const compute_t<T> one = 1, zero = 0;
   const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasStatus_t status;
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    status = cublasGemmStridedBatchedEx(cublas(), op_b, op_a, g.n, g.m, g.k, &one, b, CUDA_R_16BF, g.ldb, g.stride_b, a,
+                                        CUDA_R_16BF, g.lda, g.stride_a, &zero, c, CUDA_R_16BF, g.n, g.m * g.n, g.batch,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  } else if constexpr (std::is_same_v<T, float>) {
     status = cublasSgemmStridedBatched(cublas(), op_b, op_a, g.n, g.m, g.k, &one, b, g.ldb, g.stride_b, a, g.lda,
                                        g.stride_a, &zero, c, g.n, g.m * g.n, g.batch);
   } else {

@@ -27,15 +27,28 @@ KernelWork operands(const Operands&... xs) {
   return {(operand_bytes(xs) + ... + 0.0), 0.0};
 }
 
-// Calls fn(T{}) for f32 and f64; ops reject other dtypes before a backend is reached. Every
-// backend kernel passes through here, so this is where kernels get their profiling range.
-template <typename Fn>
+// Whether a backend's kernel has a bf16 form (bf16 storage, f32 compute): only the CUDA devices'
+// matmul so far; everything else computes in f32 (autocast.h).
+enum class Bf16 { Rejected, Accepted };
+
+// Calls fn(T{}) for f32 and f64, and for bf16 where the kernel accepts it; ops reject other
+// dtypes before a backend is reached. Every backend kernel passes through here, so this is where
+// kernels get their profiling range.
+template <Bf16 kBf16 = Bf16::Rejected, typename Fn>
 void visit_floating(DType dtype, const char* what, const KernelWork& work, Fn&& fn) {
   ProfileRange range("kernel", what);
   range.set_work(work.bytes, work.flops);
   switch (dtype) {
     case DType::F32: fn(float{}); return;
     case DType::F64: fn(double{}); return;
+    case DType::BF16:
+      if constexpr (kBf16 == Bf16::Accepted) {
+        fn(bf16{});
+        return;
+      } else {
+        MINIDL_FAIL("{}: no bf16 kernel on this device (bf16 runs the CUDA devices' matmul, under autocast): "
+                    "convert with to_dtype(x, f32)", what);
+      }
     default: MINIDL_FAIL("{}: dtype {} is not supported: expected f32 or f64", what, dtype_name(dtype));
   }
 }

@@ -1,8 +1,11 @@
 // Batched matrix multiply. Transposed views are passed to the GEMM as transpose flags rather
-// than copied; other layouts are made contiguous first.
+// than copied; other layouts are made contiguous first. A batch times one matrix (Linear on a
+// sequence) is one GEMM over the flattened rows, so its backward needs no sum over the batch.
+// Under autocast (autocast.h) the product of f32 operands on a CUDA device is computed in bf16.
 #include <algorithm>
 
 #include "framework/autograd/node.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/checks.h"
 #include "framework/ops/gradients.h"
@@ -66,15 +69,8 @@ Operand prepare(const Tensor& x, const Shape& batch) {
   MINIDL_FAIL("matmul: no GEMM layout for {}", e.describe());
 }
 
-}  // namespace
-
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  check_compatible(a, b, "matmul");
-  check_floating(a, "matmul");
-  MINIDL_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected operands with at least 2 dims, got {} and {}",
-               a.describe(), b.describe());
-  MINIDL_CHECK(a.size(-1) == b.size(-2), "matmul: inner sizes differ: {} @ {} ({} vs {})", a.describe(),
-               b.describe(), a.size(-1), b.size(-2));
+// The batched GEMM of checked operands of one dtype.
+Tensor batched_gemm(const Tensor& a, const Tensor& b) {
   const Shape batch = broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2),
                                        Shape(b.shape().begin(), b.shape().end() - 2), "matmul (batch dims)");
   const Operand pa = prepare(a, batch), pb = prepare(b, batch);
@@ -88,6 +84,30 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   record_op("matmul", {a, b}, out, {a, b},
             [](const Tensor& g, const std::vector<Tensor>& s) { return grad::matmul(g, s[0], s[1]); });
   return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_compatible(a, b, "matmul");
+  check_floating(a, "matmul");
+  MINIDL_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected operands with at least 2 dims, got {} and {}",
+               a.describe(), b.describe());
+  MINIDL_CHECK(a.size(-1) == b.size(-2), "matmul: inner sizes differ: {} @ {} ({} vs {})", a.describe(),
+               b.describe(), a.size(-1), b.size(-2));
+  if (a.dim() > 2 && b.dim() == 2 && a.numel() > 0) {
+    Shape out_shape = a.shape();
+    out_shape.back() = b.size(1);
+    return reshape(matmul(reshape(a, {-1, a.size(-1)}), b), out_shape);
+  }
+  const std::optional<DType> autocast = autocast_dtype();
+  if (autocast && a.dtype() == DType::F32) {
+    MINIDL_CHECK(a.device().type != DeviceType::CPU,
+                 "matmul: autocast to {} runs on CUDA devices (cuda, cuda-emu), got {}: the CPU computes in f32",
+                 dtype_name(*autocast), a.describe());
+    return to_dtype(batched_gemm(to_dtype(a, *autocast), to_dtype(b, *autocast)), DType::F32);
+  }
+  return batched_gemm(a, b);
 }
 
 }  // namespace minidl

@@ -95,17 +95,20 @@ MINIDL_FILL(double)
 MINIDL_FILL(int32_t)
 MINIDL_FILL(int64_t)
 MINIDL_FILL(uint8_t)
+MINIDL_FILL(bf16)
 
 #define MINIDL_COPY(D, S) \
   template void copy_cast<D, S>(int64_t, int64_t, D*, const StridedIndexer&, const S*, const StridedIndexer&);
 #define MINIDL_COPY_FROM(S)                                                                    \
   template void copy_to_bool<S>(int64_t, int64_t, uint8_t*, const StridedIndexer&, const S*,          \
                                 const StridedIndexer&);                                              \
-  MINIDL_COPY(float, S) MINIDL_COPY(double, S) MINIDL_COPY(int32_t, S) MINIDL_COPY(int64_t, S) MINIDL_COPY(uint8_t, S)
+  MINIDL_COPY(float, S) MINIDL_COPY(double, S) MINIDL_COPY(int32_t, S) MINIDL_COPY(int64_t, S) MINIDL_COPY(uint8_t, S) \
+  MINIDL_COPY(bf16, S)
 MINIDL_COPY_FROM(float)
 MINIDL_COPY_FROM(double)
 MINIDL_COPY_FROM(int32_t)
 MINIDL_COPY_FROM(int64_t)
 MINIDL_COPY_FROM(uint8_t)
+MINIDL_COPY_FROM(bf16)
 
 }  // namespace minidl::cpu

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "kernels/common/bfloat16.h"
 #include "kernels/common/strided.h"
 #include "kernels/common/unary.h"
 

@@ -15,6 +15,7 @@
 // calls the host's libm, so there the match is exact (tests/test_parity_elementwise.cpp).
 #include <cstdint>
 
+#include "kernels/common/bfloat16.h"
 #include "kernels/common/strided.h"
 #include "kernels/common/unary.h"
 #include "kernels/cuda/grid_stride.h"
@@ -285,13 +286,14 @@ MINIDL_FLOAT_LAUNCHERS(double)
   template void copy_to_bool<S>(int64_t, uint8_t*, const StridedIndexer&, const S*, const StridedIndexer&,   \
                                 Stream);                                                                     \
   MINIDL_COPY(float, S) MINIDL_COPY(double, S) MINIDL_COPY(int32_t, S) MINIDL_COPY(int64_t, S)               \
-  MINIDL_COPY(uint8_t, S)                                                                                    \
+  MINIDL_COPY(uint8_t, S) MINIDL_COPY(bf16, S)                                                               \
   template void fill<S>(int64_t, S*, S, Stream);
 MINIDL_COPY_FROM(float)
 MINIDL_COPY_FROM(double)
 MINIDL_COPY_FROM(int32_t)
 MINIDL_COPY_FROM(int64_t)
 MINIDL_COPY_FROM(uint8_t)
+MINIDL_COPY_FROM(bf16)
 #undef MINIDL_COPY_FROM
 #undef MINIDL_COPY
 

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "kernels/common/attention_rules.h"
+#include "kernels/common/bfloat16.h"
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/optim_rules.h"
 #include "kernels/common/philox.h"

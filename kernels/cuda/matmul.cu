@@ -13,11 +13,13 @@
 //
 // Blocks: blockIdx.x walks the output tiles (a block-uniform loop covers any count), blockIdx.z
 // the batch, at most 65535 matrices a launch (the launcher loops over chunks). Products accumulate
-// in T in increasing k order; the block shape is fixed, so results do not depend on the launch
+// in compute_t<T> (f32 for bf16, whose operands are widened as they enter shared memory and whose
+// results round once on store) in increasing k order; the block shape is fixed, so results do not depend on the launch
 // policy. k == 0 writes zeros.
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/common/bfloat16.h"
 #include "kernels/cuda/launch.h"
 
 namespace minidl::MINIDL_CUDA_NS {
@@ -36,8 +38,9 @@ template <typename T>
 __global__ void gemm_tiled_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
                                   int64_t stride_a, const T* b, int64_t ldb, int64_t stride_b, T* c,
                                   int64_t batch_offset) {
-  MINIDL_SHARED(T, as, kBK * kLdA);
-  MINIDL_SHARED(T, bs, kBK * kLdB);
+  using Acc = compute_t<T>;
+  MINIDL_SHARED(Acc, as, kBK * kLdA);
+  MINIDL_SHARED(Acc, bs, kBK * kLdB);
   const int tid = static_cast<int>(threadIdx.x);
   const int tx = tid % 16, ty = tid / 16;
   const int64_t batch = batch_offset + blockIdx.z;
@@ -49,9 +52,9 @@ __global__ void gemm_tiled_kernel(bool trans_a, bool trans_b, int64_t m, int64_t
 
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {  // block-uniform
     const int64_t row0 = tile / tiles_n * kBM, col0 = tile % tiles_n * kBN;
-    T acc[kTM][kTN];
+    Acc acc[kTM][kTN];
     for (int r = 0; r < kTM; ++r)
-      for (int q = 0; q < kTN; ++q) acc[r][q] = T(0);
+      for (int q = 0; q < kTN; ++q) acc[r][q] = Acc(0);
 
     for (int64_t k0 = 0; k0 < k; k0 += kBK) {
       // op(A)[i, p] for i in [row0, row0 + 64), p in [k0, k0 + 16): 1024 elements, 4 a thread.
@@ -60,8 +63,8 @@ __global__ void gemm_tiled_kernel(bool trans_a, bool trans_b, int64_t m, int64_t
         // Consecutive threads take consecutive addresses of the stored matrix.
         const int i = trans_a ? l % kBM : l / kBK, p = trans_a ? l / kBM : l % kBK;
         const int64_t gi = row0 + i, gp = k0 + p;
-        T v = T(0);
-        if (gi < m && gp < k) v = trans_a ? ab[gp * lda + gi] : ab[gi * lda + gp];
+        Acc v = Acc(0);
+        if (gi < m && gp < k) v = Acc(trans_a ? ab[gp * lda + gi] : ab[gi * lda + gp]);
         as[p * kLdA + i] = v;
       }
       // op(B)[p, j] for p in [k0, k0 + 16), j in [col0, col0 + 64).
@@ -69,13 +72,13 @@ __global__ void gemm_tiled_kernel(bool trans_a, bool trans_b, int64_t m, int64_t
         const int l = tid + s * kThreads;
         const int j = trans_b ? l / kBK : l % kBN, p = trans_b ? l % kBK : l / kBN;
         const int64_t gp = k0 + p, gj = col0 + j;
-        T v = T(0);
-        if (gp < k && gj < n) v = trans_b ? bb[gj * ldb + gp] : bb[gp * ldb + gj];
+        Acc v = Acc(0);
+        if (gp < k && gj < n) v = Acc(trans_b ? bb[gj * ldb + gp] : bb[gp * ldb + gj]);
         bs[p * kLdB + j] = v;
       }
       __syncthreads();
       for (int p = 0; p < kBK; ++p) {
-        T av[kTM], bv[kTN];
+        Acc av[kTM], bv[kTN];
         for (int r = 0; r < kTM; ++r) av[r] = as[p * kLdA + ty + 16 * r];
         for (int q = 0; q < kTN; ++q) bv[q] = bs[p * kLdB + tx + 16 * q];
         for (int r = 0; r < kTM; ++r)
@@ -88,7 +91,7 @@ __global__ void gemm_tiled_kernel(bool trans_a, bool trans_b, int64_t m, int64_t
       const int64_t gi = row0 + ty + 16 * r;
       for (int q = 0; q < kTN; ++q) {
         const int64_t gj = col0 + tx + 16 * q;
-        if (gi < m && gj < n) cb[gi * n + gj] = acc[r][q];
+        if (gi < m && gj < n) cb[gi * n + gj] = T(acc[r][q]);
       }
     }
   }
@@ -113,5 +116,7 @@ template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, int64_t, const 
                           int64_t, int64_t, float*, Stream);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, int64_t, const double*, int64_t, int64_t,
                            const double*, int64_t, int64_t, double*, Stream);
+template void gemm<bf16>(bool, bool, int64_t, int64_t, int64_t, int64_t, const bf16*, int64_t, int64_t, const bf16*,
+                         int64_t, int64_t, bf16*, Stream);
 
 }  // namespace minidl::MINIDL_CUDA_NS
