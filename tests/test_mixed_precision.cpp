@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "file_checks.h"
+#include "framework/core/cuda_memory.h"
 #include "framework/io/safetensors.h"
 #include "framework/ops/autocast.h"
 #include "framework/ops/ops.h"
@@ -99,17 +100,15 @@ TEST(Autocast, TheCpuComputesInF32AndGuardsNest) {
   EXPECT_FALSE(autocast_dtype().has_value());
 }
 
-#if defined(MINIDL_HAS_EMU)
-const Device kEmu{DeviceType::CUDAEmu, 0};
-
-TEST(Bf16EmulatedCuda, CastsMatchTheCpuBitForBit) {
+// On a CUDA device (the emulator, or a GPU): casts equal the CPU's bit for bit.
+void check_casts_match_the_cpu(Device device) {
   const Tensor x = Tensor::from_vector(uniform_values(35, 5, -1e4f, 1e4f), {5, 7});
-  const Tensor on_device = to_device(x, kEmu);
+  const Tensor on_device = to_device(x, device);
   // A transposed view exercises the strided copy.
   EXPECT_EQ(bits_of(to_dtype(transpose(on_device, 0, 1), DType::BF16)), bits_of(to_dtype(transpose(x, 0, 1), DType::BF16)));
   const Tensor h = to_dtype(on_device, DType::BF16);
   EXPECT_EQ(to_dtype(h, DType::F32).to_vector<float>(), to_dtype(to_dtype(x, DType::BF16), DType::F32).to_vector<float>());
-  const Tensor filled = Tensor::full({3}, 1.0 / 3.0, DType::BF16, kEmu);
+  const Tensor filled = Tensor::full({3}, 1.0 / 3.0, DType::BF16, device);
   for (uint16_t b : bits_of(filled)) EXPECT_EQ(b, bf16(1.0f / 3.0f).bits);
 }
 
@@ -134,12 +133,12 @@ void expect_bf16_product(const Tensor& out, const std::vector<float>& a, const s
   }
 }
 
-TEST(Bf16EmulatedCuda, GemmAccumulatesInF32) {
+void check_gemm_accumulates_in_f32(Device device) {
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 7, 3}, {65, 70, 33}, {64, 64, 300}}) {
     for (bool trans_b : {false, true}) {
       const std::vector<float> a = rounded_to_bf16(uniform_values(m * k, 6)), b = rounded_to_bf16(uniform_values(k * n, 7));
-      const Tensor ta = to_dtype(to_device(Tensor::from_vector(a, {m, k}), kEmu), DType::BF16);
-      Tensor tb = to_dtype(to_device(Tensor::from_vector(b, trans_b ? Shape{n, k} : Shape{k, n}), kEmu), DType::BF16);
+      const Tensor ta = to_dtype(to_device(Tensor::from_vector(a, {m, k}), device), DType::BF16);
+      Tensor tb = to_dtype(to_device(Tensor::from_vector(b, trans_b ? Shape{n, k} : Shape{k, n}), device), DType::BF16);
       if (trans_b) tb = transpose(tb, 0, 1);
       const Tensor out = matmul(ta, tb);
       EXPECT_EQ(out.dtype(), DType::BF16);
@@ -147,17 +146,18 @@ TEST(Bf16EmulatedCuda, GemmAccumulatesInF32) {
     }
   }
   // A running sum kept in bf16 (8 significant bits) would stop at 256; f32 reaches 1000, which bf16 holds.
-  const Tensor ones = Tensor::full({1, 1000}, 1.0, DType::BF16, kEmu);
+  const Tensor ones = Tensor::full({1, 1000}, 1.0, DType::BF16, device);
   EXPECT_EQ(matmul(ones, transpose(ones, 0, 1)).item(), 1000.0);
 }
 
 // Under autocast an f32 product on a CUDA device is the bf16 product of the rounded operands,
 // returned in f32; gradients reach the f32 leaves in f32 and approximate the f32 ones.
-TEST(AutocastEmulatedCuda, MatmulRoundsItsOperandsAndReturnsF32) {
+void check_autocast_matmul(Device device) {
   const int64_t batch = 3, m = 4, k = 37, n = 5;
   const std::vector<float> av = uniform_values(batch * m * k, 8), bv = uniform_values(k * n, 9);
   auto leaves = [&] {
-    Tensor a = to_device(Tensor::from_vector(av, {batch, m, k}), kEmu), b = to_device(Tensor::from_vector(bv, {k, n}), kEmu);
+    Tensor a = to_device(Tensor::from_vector(av, {batch, m, k}), device);
+    Tensor b = to_device(Tensor::from_vector(bv, {k, n}), device);
     a.requires_grad_(true);
     b.requires_grad_(true);
     return std::pair{a, b};
@@ -178,7 +178,7 @@ TEST(AutocastEmulatedCuda, MatmulRoundsItsOperandsAndReturnsF32) {
   EXPECT_NE(f32, mixed) << "autocast left the operands in f32";
 
   const std::vector<float> wv = uniform_values(batch * m * n, 10);
-  const Tensor weights = to_device(Tensor::from_vector(wv, {batch, m, n}), kEmu);
+  const Tensor weights = to_device(Tensor::from_vector(wv, {batch, m, n}), device);
   sum(mul(out, weights)).backward();
   sum(mul(exact, weights)).backward();
   // dA = W B^T and dB = A^T W, each factor rounded to bf16 (2^-8 relative) and the product
@@ -197,7 +197,25 @@ TEST(AutocastEmulatedCuda, MatmulRoundsItsOperandsAndReturnsF32) {
       ASSERT_NEAR(g[i], r[i], std::ldexp(bound[i], -6) + 1e-6) << "gradient " << i;
   }
 }
+
+#if defined(MINIDL_HAS_EMU)
+const Device kEmu{DeviceType::CUDAEmu, 0};
+TEST(Bf16EmulatedCuda, CastsMatchTheCpuBitForBit) { check_casts_match_the_cpu(kEmu); }
+TEST(Bf16EmulatedCuda, GemmAccumulatesInF32) { check_gemm_accumulates_in_f32(kEmu); }
+TEST(AutocastEmulatedCuda, MatmulRoundsItsOperandsAndReturnsF32) { check_autocast_matmul(kEmu); }
 #endif
+
+// The same on a GPU: cuBLAS's bf16 GEMM by default, the native kernel under MINIDL_GEMM=native.
+class Bf16Gpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) GTEST_SKIP() << "needs a GPU: " << cuda_unavailable_reason();
+  }
+  const Device gpu_{DeviceType::CUDA, 0};
+};
+TEST_F(Bf16Gpu, CastsMatchTheCpuBitForBit) { check_casts_match_the_cpu(gpu_); }
+TEST_F(Bf16Gpu, GemmAccumulatesInF32) { check_gemm_accumulates_in_f32(gpu_); }
+TEST_F(Bf16Gpu, AutocastMatmulRoundsItsOperandsAndReturnsF32) { check_autocast_matmul(gpu_); }
 
 }  // namespace
 }  // namespace minidl

@@ -8,10 +8,12 @@ LayerNorm and an output layer tied to the token table; AdamW, gradients clipped 
 composition on PyTorch 1.x) and, with
 --compile, under torch.compile too. minidl's figure is the characters/s that `minidl train gpt` reports,
 which times the training steps only. Prints characters/s for each and the ratio
-minidl / PyTorch in step time.
+minidl / PyTorch in step time. --precision bf16 (cuda only) runs minidl with --precision bf16 and
+PyTorch under torch.autocast(dtype=torch.bfloat16): both keep f32 weights and compute their
+matmuls in bf16. --attention picks minidl's attention path (reference or fused).
 
-Usage: python3 tools/bench_gpt.py [--device cpu|cuda] [--steps 30] [--compile] [--minidl build/bin/minidl]
-       [--json out.json]
+Usage: python3 tools/bench_gpt.py [--device cpu|cuda] [--steps 30] [--compile] [--precision f32|bf16]
+       [--attention reference|fused] [--minidl build/bin/minidl] [--json out.json]
 """
 import argparse
 import json
@@ -77,14 +79,17 @@ class Gpt(nn.Module):
 
 
 def torch_chars_per_s(model, args, vocab, device):
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     gen = torch.Generator().manual_seed(0)
     batches = [torch.randint(0, vocab, (args.batch, args.context + 1), generator=gen).to(device) for _ in range(4)]
 
     def step(ids):
         opt.zero_grad(set_to_none=True)
-        logits = model(ids[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, vocab), ids[:, 1:].reshape(-1))
+        with autocast:
+            logits = model(ids[:, :-1])
+            loss = F.cross_entropy(logits.reshape(-1, vocab), ids[:, 1:].reshape(-1))
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -104,7 +109,8 @@ def minidl_chars_per_s(args):
     log = subprocess.run([args.minidl, "train", "gpt", "--steps", str(args.steps), "--eval-every", str(args.steps),
                           "--eval-windows", "8", "--batch-size", str(args.batch), "--context", str(args.context),
                           "--layers", str(args.layers), "--heads", str(args.heads), "--width", str(args.width),
-                          "--device", args.device], check=True, capture_output=True, text=True).stdout
+                          "--device", args.device, "--precision", args.precision, "--attention", args.attention],
+                         check=True, capture_output=True, text=True).stdout
     vocab = int(re.search(r"vocabulary (\d+)", log).group(1))
     return float(re.search(r"\(([0-9.]+) characters/s\)", log).group(1)), vocab
 
@@ -120,15 +126,21 @@ def main():
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--compile", action="store_true", help="also time PyTorch under torch.compile")
+    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    parser.add_argument("--attention", choices=["reference", "fused"], default="reference",
+                        help="minidl's attention path")
     parser.add_argument("--minidl", default=os.path.join(ROOT, "build", "bin", "minidl"))
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
+    if args.precision == "bf16" and args.device != "cuda":
+        parser.error("--precision bf16 runs on cuda")
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     ours, vocab = minidl_chars_per_s(args)
     results = {"device": args.device, "torch": torch.__version__, "minidl_chars_per_s": ours,
-               "config": {k: getattr(args, k) for k in ("batch", "context", "layers", "heads", "width")}}
+               "config": {k: getattr(args, k)
+                          for k in ("batch", "context", "layers", "heads", "width", "precision", "attention")}}
     if args.device == "cuda":
         results["gpu"] = torch.cuda.get_device_name()
     modes = ("eager", "compile") if args.compile else ("eager",)
@@ -142,7 +154,8 @@ def main():
         except Exception as e:  # torch.compile needs a working compiler toolchain
             results[f"torch_{mode}_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     print(f"GPT training step on {args.device}: batch {args.batch}, context {args.context}, {args.layers} layers, "
-          f"{args.heads} heads, width {args.width}, vocabulary {vocab}; torch {torch.__version__}")
+          f"{args.heads} heads, width {args.width}, vocabulary {vocab}, {args.precision}, minidl {args.attention} "
+          f"attention; torch {torch.__version__}")
     print(f"  minidl            {ours:12.0f} characters/s")
     for mode in modes:
         key = f"torch_{mode}_chars_per_s"

@@ -84,6 +84,12 @@ def main():
     print(f"gemm 4096^3 f32: torch {gflops:.1f} GFLOP/s; minidl native {ours.get('native_gflops', 0):.1f}, "
           f"cuBLAS {ours.get('cublas_gflops', 0):.1f}")
     results.append({"kernel": "gemm 4096 f32", "torch_gflops": gflops, **ours})
+    a, b = a.bfloat16(), b.bfloat16()
+    gflops = 2 * s ** 3 / median_ms(lambda: a @ b, args.repeats, flush) / 1e6
+    ours = minidl.get("gemm 4096 bf16", {})
+    print(f"gemm 4096^3 bf16: torch {gflops:.1f} GFLOP/s; minidl native {ours.get('native_gflops', 0):.1f}, "
+          f"cuBLAS {ours.get('cublas_gflops', 0):.1f}")
+    results.append({"kernel": "gemm 4096 bf16", "torch_gflops": gflops, **ours})
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "results": results}, fh,

@@ -172,6 +172,21 @@ int main(int argc, char** argv) {
     results.push_back({{"kernel", "gemm 4096 f32"}, {"native_gflops", flops / native_ms / 1e6},
                        {"cublas_gflops", flops / cublas_ms / 1e6}});
 
+    // The same problem in bf16 with f32 accumulation (autocast's GEMM): the native kernel widens
+    // as it loads and uses no tensor cores; cuBLAS does.
+    bf16 *ah = device_buffer<bf16>(s * s, 0.01f), *bh = device_buffer<bf16>(s * s, 0.02f),
+         *ch = device_buffer<bf16>(s * s, 0.f);
+    const double native_bf16_ms =
+        timer.median_ms([&] { cuda::gemm<bf16>(false, false, 1, s, s, s, ah, s, 0, bh, s, 0, ch, nullptr); });
+    const double cublas_bf16_ms = timer.median_ms([&] {
+      cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, s, s, s, &one, bh, CUDA_R_16BF, s, ah, CUDA_R_16BF, s, &zero, ch,
+                   CUDA_R_16BF, s, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    });
+    fmt::print("gemm {}^3 bf16 (f32 accumulation): native {:.1f} GFLOP/s, cuBLAS {:.1f} GFLOP/s, ratio {:.0f}%\n", s,
+               flops / native_bf16_ms / 1e6, flops / cublas_bf16_ms / 1e6, 100 * cublas_bf16_ms / native_bf16_ms);
+    results.push_back({{"kernel", "gemm 4096 bf16"}, {"native_gflops", flops / native_bf16_ms / 1e6},
+                       {"cublas_gflops", flops / cublas_bf16_ms / 1e6}});
+
     // Causal attention of 32 x 4 heads over T = 1024, head dim 64, dropout 0.1, f32: flash_attention's
     // kernels against the composed path (cuBLAS scores, softmax_dropout, cuBLAS P v) forward, and
     // flash_attention's backward. GFLOP/s count the visible half of the scores (ops/backend.h).
