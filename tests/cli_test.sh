@@ -245,6 +245,7 @@ small=(--epochs 3 --limit-train 1000 --limit-test 500 --batch-size 125 --seed 3 
   fail "straight run: $(tail -n 2 "$work/straight.log")"
 "$minidl" train mlp "${small[@]}" --stop-after-steps 12 --out "$work/resumed" \
   > "$work/resumed-1.log" 2>&1 || fail "run stopped at step 12: $(tail -n 2 "$work/resumed-1.log")"
+cp -r "$work/resumed" "$work/legacy"
 "$minidl" train --resume "$work/resumed" > "$work/resumed-2.log" 2>&1 ||
   fail "resumed run: $(tail -n 2 "$work/resumed-2.log")"
 if grep -q "^stopped after step 12" "$work/resumed-1.log" && grep -q "resuming .* at epoch 2, step 12" "$work/resumed-2.log" &&
@@ -256,6 +257,27 @@ if grep -q "^stopped after step 12" "$work/resumed-1.log" && grep -q "resuming .
 else
   fail "resume is not bit-exact: $(tensor_diff "$work/straight/checkpoint.safetensors" "$work/resumed/checkpoint.safetensors");\
  metrics: $(diff <(strip_time "$work/straight/metrics.jsonl") <(strip_time "$work/resumed/metrics.jsonl") | head -n 4)"
+fi
+# A checkpoint written before --precision existed has no "precision" in its config: it resumes as
+# the f32 run it was, to the same bytes.
+python3 - "$work/legacy/checkpoint.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+meta = json.loads(header["__metadata__"]["minidl_checkpoint"])
+del meta["config"]["precision"]
+header["__metadata__"]["minidl_checkpoint"] = json.dumps(meta)
+head = json.dumps(header).encode()
+head += b" " * (-len(head) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(head)) + head + raw[8 + n:])
+PY
+if "$minidl" train --resume "$work/legacy" > "$work/legacy.log" 2>&1 &&
+   cmp -s "$work/straight/checkpoint.safetensors" "$work/legacy/checkpoint.safetensors" &&
+   cmp -s "$work/straight/model.safetensors" "$work/legacy/model.safetensors"; then
+  pass "a checkpoint without --precision in its config resumes as f32"
+else
+  fail "resume of a checkpoint without precision: $(tail -n 2 "$work/legacy.log")"
 fi
 # A finished run resumes to nothing, or to more epochs; config flags that disagree are refused.
 if "$minidl" train --resume "$work/straight" 2>&1 | grep -q "nothing to train"; then
@@ -272,6 +294,17 @@ else
 fi
 expect_error "resume with a conflicting flag" "--lr 0.01 conflicts with the checkpoint $work/resumed/checkpoint.safetensors" \
   -- train --resume "$work/resumed" --lr 0.01
+expect_error "resume with another precision" "--precision \"bf16\" conflicts with the checkpoint" \
+  -- train --resume "$work/resumed" --precision bf16
+# bf16 autocast for the classifiers too, on the emulated CUDA device.
+if "$minidl" train mlp --epochs 1 --limit-train 256 --limit-test 128 --device cuda-emu --precision bf16 \
+     > "$work/mlp-bf16.log" 2>&1 && grep -q "bf16 precision" "$work/mlp-bf16.log" &&
+   grep -q "^test accuracy" "$work/mlp-bf16.log"; then
+  pass "train mlp --precision bf16 --device cuda-emu"
+else
+  fail "train mlp --precision bf16: $(tail -n 2 "$work/mlp-bf16.log")"
+fi
+expect_error "mlp bf16 on the CPU" "--precision bf16 runs on a CUDA device" -- train mlp --precision bf16 --device cpu
 expect_error "resume with fewer epochs" "--epochs 2 would shorten the run" -- train --resume "$work/resumed" --epochs 2
 expect_error "resume without a checkpoint" "$work/nowhere/checkpoint.safetensors" -- train --resume "$work/nowhere"
 mkdir -p "$work/torn"

@@ -86,6 +86,7 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
     }
   }
   const Device device = Device::parse(o.device);
+  const AutocastGuard autocast(autocast_dtype_of(o));
 
   // Separate streams of one seed: initialization, shuffling, dropout and the regularizers' noise
   // never shift each other.
@@ -132,10 +133,10 @@ void run_train(TrainOptions o, const CLI::App& cmd) {
   if (resumed && !o.out.empty()) trim_metrics(MetricsLog::path(o.out), step);
   MetricsLog metrics(o.out, resumed.has_value());
   fmt::print("{} {} on Fashion-MNIST ({} train, {} test) on {}: {} epochs, batch {}, {} lr {} ({} schedule), dropout {}, "
-             "seed {}\n",
+             "{} precision, seed {}\n",
              resumed ? fmt::format("resuming {} at epoch {}, step {}:", o.resume, start_epoch, step) : "training",
              o.model, train.images.size(0), test.images.size(0), device.str(), o.epochs, o.batch_size, o.optimizer, o.lr,
-             o.schedule, o.dropout, o.seed);
+             o.schedule, o.dropout, o.precision, o.seed);
   if (start_epoch > o.epochs) {
     fmt::print("nothing to train: the run has finished its {} epochs (pass --epochs to extend it)\n", o.epochs);
     return;
@@ -284,6 +285,10 @@ void add_train_options(CLI::App* cmd, TrainOptions* o, LmOptions* lm, MfOptions*
   cmd->add_option("--out", o->out,
                   "directory for model.safetensors, metrics.jsonl and checkpoint.safetensors (written every epoch)");
   cmd->add_option("--device", o->device, "auto (the GPU when one is present, else the CPU), cpu, cuda, or cuda-emu (the CUDA kernels in the SIMT emulator)")
+      ->capture_default_str();
+  cmd->add_option("--precision", o->precision,
+                  "f32, or bf16 on a CUDA device: matmuls take bf16 operands and accumulate in f32 (autocast); "
+                  "weights, gradients, the optimizer and every other op stay f32")
       ->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
   cmd->add_option("--optimizer", o->optimizer, "one of " + optimizer_names())->capture_default_str();

@@ -93,6 +93,7 @@ void run_train_graph(TrainOptions o, const GraphOptions& g, const CLI::App& cmd)
   if (cmd.count("--schedule") == 0) o.schedule = "constant";
   validate_graph_run(o);
   const Device device = Device::parse(o.device);
+  const AutocastGuard autocast(autocast_dtype_of(o));
   const GraphData data = load_graph(g.graph);
   Generator init_gen(o.seed, 0), dropout_gen(o.seed, 2);
   Gnn model(gnn_config(o, g, cmd, data), init_gen, dropout_gen);
@@ -105,11 +106,11 @@ void run_train_graph(TrainOptions o, const GraphOptions& g, const CLI::App& cmd)
   for (const Tensor& p : model.parameters()) parameters += p.numel();
   fmt::print("training {} on {} ({} nodes, {} directed edges, {} features, {} classes, edge homophily {:.3f}; "
              "{} train, {} validation, {} test nodes) on {}: {} epochs, {} parameters, {} lr {}, weight decay {}, "
-             "dropout {}, drop-edge {}, drop-node {}, seed {}\n",
+             "dropout {}, drop-edge {}, drop-node {}, {} precision, seed {}\n",
              o.model, data.name, data.num_nodes, data.num_edges(), data.features.size(1), data.num_classes,
              data.num_edges() > 0 ? edge_homophily(data) : 0.0, data.train_nodes.size(), data.val_nodes.size(),
              data.test_nodes.size(), device.str(), o.epochs, parameters, o.optimizer, o.lr, o.weight_decay,
-             model.config().dropout, g.drop_edge, g.drop_node, o.seed);
+             model.config().dropout, g.drop_edge, g.drop_node, o.precision, o.seed);
 
   MetricsLog metrics(o.out);
   const auto start = std::chrono::steady_clock::now();

@@ -14,7 +14,6 @@
 #include "framework/core/profiler.h"
 #include "framework/io/fashion_mnist.h"
 #include "framework/io/text_corpus.h"
-#include "framework/ops/autocast.h"
 #include "framework/ops/ops.h"
 #include "framework/regularize/dropout_layers.h"
 #include "models/classifier.h"
@@ -29,7 +28,7 @@ namespace {
 const char* const kLmOptionNames[] = {"--steps",          "--context",           "--layers",       "--heads",
                                       "--width",          "--attention-dropout", "--attention",    "--layerdrop",
                                       "--embedding-size", "--tie-weights",       "--input-dropout", "--recurrent-dropout",
-                                      "--zoneout",        "--eval-every",        "--eval-windows",  "--precision"};
+                                      "--zoneout",        "--eval-every",        "--eval-windows"};
 // Of those, the ones only one of the language models takes.
 const char* const kGptOnlyOptions[] = {"--heads", "--attention-dropout", "--attention", "--layerdrop"};
 const char* const kLstmOnlyOptions[] = {"--embedding-size", "--tie-weights", "--input-dropout", "--recurrent-dropout",
@@ -41,12 +40,6 @@ void validate_lm(const TrainOptions& o, const LmOptions& lm, const CLI::App& cmd
     MINIDL_CHECK(v > 0, "{} {} must be positive", flag, v);
   MINIDL_CHECK(lm.attention == "fused" || lm.attention == "reference",
                "unknown --attention '{}': expected fused or reference", lm.attention);
-  MINIDL_CHECK(lm.precision == "f32" || lm.precision == "bf16", "unknown --precision '{}': expected f32 or bf16",
-               lm.precision);
-  MINIDL_CHECK(lm.precision == "f32" || Device::parse(o.device).type != DeviceType::CPU,
-               "--precision bf16 runs on a CUDA device (cuda, cuda-emu), but --device {} is the CPU, which computes "
-               "in f32",
-               o.device);
   MINIDL_CHECK(parse_dropout_spec(o.dropout).name == "dropout",
                "--dropout {}: the language models take one rate, --dropout P (gpt's residual dropout, lstm's output "
                "dropout)",
@@ -162,11 +155,6 @@ void add_lm_options(CLI::App& cmd, LmOptions& lm) {
                  "stored); the same dropout masks")
       ->capture_default_str()
       ->group(group);
-  cmd.add_option("--precision", lm.precision,
-                 "f32, or bf16 on a CUDA device: matmuls take bf16 operands and accumulate in f32; weights, "
-                 "gradients and every other op stay f32")
-      ->capture_default_str()
-      ->group(group);
   cmd.add_option("--layerdrop", lm.layerdrop, "gpt: probability of skipping a block in training")
       ->capture_default_str()
       ->group(group);
@@ -208,7 +196,7 @@ void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
   const int64_t vocab = static_cast<int64_t>(corpus.vocab.size());
   Generator init_gen(o.seed, 0), batch_gen(o.seed, 1), dropout_gen(o.seed, 2);
   const LmModel built = build_model(o, lm, vocab, init_gen, dropout_gen);
-  const AutocastGuard autocast(lm.precision == "bf16" ? std::optional(DType::BF16) : std::nullopt);
+  const AutocastGuard autocast(autocast_dtype_of(o));
   LanguageModel& model = *built.model;
   model.to(device);
   auto optimizer = make_optimizer(o, model.parameters());
@@ -219,7 +207,7 @@ void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
   fmt::print("training {} on fortunes ({} train, {} validation characters, vocabulary {}) on {}: {} steps, batch {}, "
              "context {}, {} ({} parameters), {} precision, {} lr {} ({} schedule), seed {}\n",
              o.model, corpus.train.numel(), corpus.validation.numel(), vocab, device.str(), lm.steps, o.batch_size,
-             lm.context, built.summary, parameters, lm.precision, o.optimizer, o.lr, o.schedule, o.seed);
+             lm.context, built.summary, parameters, o.precision, o.optimizer, o.lr, o.schedule, o.seed);
   fmt::print("unigram baseline: {:.4f} nats per character on the validation text\n", unigram);
 
   MetricsLog metrics(o.out);
@@ -255,7 +243,7 @@ void run_train_lm(TrainOptions o, const LmOptions& lm, const CLI::App& cmd) {
     const std::string path = (std::filesystem::path(o.out) / "model.safetensors").string();
     save_model_file(path, model,
                     {{"format_version", 1}, {"model", model.model_name()}, {"config", model.config_json()},
-                     {"vocab", corpus.vocab}, {"seed", o.seed}, {"steps", lm.steps}, {"precision", lm.precision},
+                     {"vocab", corpus.vocab}, {"seed", o.seed}, {"steps", lm.steps}, {"precision", o.precision},
                      {"validation_loss", val_loss}, {"unigram_baseline", unigram}});
     fmt::print("wrote {} and {}/metrics.jsonl\n", path, o.out);
   }

@@ -25,7 +25,6 @@ struct LmOptions {
   int64_t layers = 4, heads = 4, width = 128;
   double attention_dropout = 0.1, layerdrop = 0.0;  // gpt
   std::string attention = "reference";              // gpt: reference (softmax_dropout) or fused (flash_attention)
-  std::string precision = "f32";                    // f32, or bf16 (autocast on a CUDA device)
   // lstm (--dropout is its output dropout)
   int64_t embedding_size = 0;  // 0: the width
   bool tie_weights = false;

@@ -95,6 +95,7 @@ void run_train_mf(TrainOptions o, const MfOptions& mf, const CLI::App& cmd) {
   if (cmd.count("--epochs") == 0) o.epochs = kDefaultMfEpochs;
   validate_mf(o, mf, cmd);
   const Device device = Device::parse(o.device);
+  const AutocastGuard autocast(autocast_dtype_of(o));
   const Ratings data = make_synthetic_ratings(ratings_config(mf));
   const double mean_baseline = mean_baseline_rmse(data), noise_floor = noise_floor_rmse(data);
 
@@ -115,10 +116,10 @@ void run_train_mf(TrainOptions o, const MfOptions& mf, const CLI::App& cmd) {
   for (const Tensor& p : model.parameters()) parameters += p.numel();
   fmt::print("training mf on synthetic ratings ({} users x {} items, true rank {}, density {}, noise {}: {} train, "
              "{} test) on {}: {} epochs, batch {}, rank {} ({} parameters), {} lr {} ({} schedule), "
-             "embedding dropout {}, seed {}\n",
+             "embedding dropout {}, {} precision, seed {}\n",
              mf.users, mf.items, mf.true_rank, mf.density, mf.noise, data.train.size(), data.test.size(),
              device.str(), o.epochs, o.batch_size, mf.rank, parameters, o.optimizer, o.lr, o.schedule,
-             o.embedding_dropout, o.seed);
+             o.embedding_dropout, o.precision, o.seed);
   fmt::print("baselines on the test ratings: the train mean scores RMSE {:.4f}; the noise-free matrix {:.4f} "
              "(the noise floor, sigma = {})\n",
              mean_baseline, noise_floor, mf.noise);

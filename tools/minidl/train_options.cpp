@@ -42,10 +42,11 @@ struct ConfigField {
   Json (*get)(const TrainOptions&);
   bool (*set)(TrainOptions&, const Json&);  // false when the value has the wrong type
   Resume resume;
+  Json absent;  // the value of checkpoints written before the option existed; null: required
 };
 
 template <auto Member>
-ConfigField config_field(const char* flag, ConfigField::Resume resume = ConfigField::kFixed) {
+ConfigField config_field(const char* flag, ConfigField::Resume resume = ConfigField::kFixed, Json absent = nullptr) {
   return {flag, [](const TrainOptions& o) { return Json(o.*Member); },
           [](TrainOptions& o, const Json& j) {
             using T = std::remove_cvref_t<decltype(o.*Member)>;
@@ -62,7 +63,7 @@ ConfigField config_field(const char* flag, ConfigField::Resume resume = ConfigFi
             if (ok) o.*Member = j.get<T>();
             return ok;
           },
-          resume};
+          resume, std::move(absent)};
 }
 
 const std::vector<ConfigField>& config_fields() {
@@ -87,6 +88,7 @@ const std::vector<ConfigField>& config_fields() {
       config_field<&TrainOptions::limit_test>("--limit-test"),
       config_field<&TrainOptions::checkpoint_every>("--checkpoint-every", ConfigField::kFree),
       config_field<&TrainOptions::log_every>("--log-every", ConfigField::kFree),
+      config_field<&TrainOptions::precision>("--precision", ConfigField::kFixed, "f32"),
   };
   return table;
 }
@@ -205,7 +207,18 @@ void validate_optimization(const TrainOptions& o) {
   MINIDL_CHECK(std::isfinite(o.lr_gamma) && o.lr_gamma > 0, "--lr-gamma {} must be a positive finite number",
                o.lr_gamma);
   MINIDL_CHECK(o.log_every >= 0, "--log-every {} must be >= 0", o.log_every);
-  backend_for(Device::parse(o.device));  // fails now, with the reason, when the device is not available
+  const Device device = Device::parse(o.device);
+  backend_for(device);  // fails now, with the reason, when the device is not available
+  MINIDL_CHECK(o.precision == "f32" || o.precision == "bf16", "unknown --precision '{}': expected f32 or bf16",
+               o.precision);
+  MINIDL_CHECK(o.precision == "f32" || device.type != DeviceType::CPU,
+               "--precision bf16 runs on a CUDA device (cuda, cuda-emu), but --device {} is the CPU, which computes "
+               "in f32",
+               o.device);
+}
+
+std::optional<DType> autocast_dtype_of(const TrainOptions& o) {
+  return o.precision == "bf16" ? std::optional(DType::BF16) : std::nullopt;
 }
 
 void validate(const TrainOptions& o) {
@@ -250,8 +263,9 @@ void apply_saved_config(TrainOptions& o, const CLI::App& cmd, const Checkpoint& 
   saved.out = o.resume;
   for (const ConfigField& f : config_fields()) {
     const std::string key = config_key(f);
-    MINIDL_CHECK(ck.state.config.contains(key), "{}: the checkpoint's config has no '{}'", ck.path, key);
-    const Json& value = ck.state.config.at(key);
+    MINIDL_CHECK(ck.state.config.contains(key) || !f.absent.is_null(), "{}: the checkpoint's config has no '{}'",
+                 ck.path, key);
+    const Json& value = ck.state.config.contains(key) ? ck.state.config.at(key) : f.absent;
     MINIDL_CHECK(f.set(saved, value), "{}: the checkpoint's config has '{}' = {}: expected a {} like {}", ck.path, key,
                  value.dump(), f.get(o).type_name(), f.get(o).dump());
   }

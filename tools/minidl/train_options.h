@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "framework/io/checkpoint.h"
 #include "framework/io/fashion_mnist.h"
 #include "framework/optim/optimizer.h"
+#include "framework/ops/autocast.h"
 #include "framework/optim/schedule.h"
 
 namespace minidl::cli {
@@ -36,6 +38,7 @@ struct TrainOptions {
   double stochastic_depth = 0;    // resnet: p_L of the linear decay rule
   bool augment = false;           // random crop (pad 2) and horizontal flip
   int64_t batch_size = 128;
+  std::string precision = "f32";  // or bf16: autocast on a CUDA device (framework/ops/autocast.h)
   std::string schedule = "cosine";
   int64_t warmup_steps = 0;
   int64_t lr_step_size = 0;  // 0: one epoch
@@ -88,6 +91,8 @@ void apply_saved_config(TrainOptions& o, const CLI::App& cmd, const Checkpoint& 
 Json model_config(const TrainOptions& o);
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, std::vector<Tensor> params);
 std::shared_ptr<const LrSchedule> make_schedule(const TrainOptions& o, int64_t total_steps, int64_t steps_per_epoch);
+// The autocast dtype of --precision: bf16, or none for f32.
+std::optional<DType> autocast_dtype_of(const TrainOptions& o);
 std::string optimizer_names();  // for --help
 std::string schedule_names();
 
