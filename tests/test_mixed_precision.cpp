@@ -66,6 +66,15 @@ TEST(Bf16, CastsRoundEachValueOnceAndWidenExactly) {
   EXPECT_EQ(to_dtype(small, DType::F64).to_vector<double>(), (std::vector<double>{-2.5, 0, 3, 255}));
 }
 
+// A transposed matrix casts to a transposed matrix (the GEMM then reads it with a transpose flag).
+TEST(Bf16, CastOfATransposedMatrixKeepsItsLayout) {
+  const Tensor w = Tensor::from_vector(uniform_values(12, 11), {3, 4});
+  const Tensor cast = to_dtype(transpose(w, 0, 1), DType::BF16);
+  EXPECT_EQ(cast.shape(), (Shape{4, 3}));
+  EXPECT_EQ(cast.strides(), transpose(w, 0, 1).strides());
+  EXPECT_EQ(bits_of(cast), bits_of(contiguous(transpose(to_dtype(w, DType::BF16), 0, 1))));
+}
+
 TEST(Bf16, SafetensorsRoundTripKeepsTheBits) {
   TempDir dir;
   const Tensor h = to_dtype(Tensor::from_vector(uniform_values(12, 2), {3, 4}), DType::BF16);
@@ -198,11 +207,40 @@ void check_autocast_matmul(Device device) {
   }
 }
 
+// A matrix broadcast over a batch (W @ X[b]) gets its gradient summed over the batch in f32, and
+// Linear's x @ W^T leaves W's gradient in W's own row-major layout.
+void check_autocast_broadcast_and_linear_gradients(Device device) {
+  const int64_t batch = 3, m = 5, k = 6, n = 4;
+  const std::vector<float> wv = uniform_values(m * k, 12), xv = uniform_values(batch * k * n, 13);
+  std::vector<Tensor> w_grads;
+  for (bool mixed : {false, true}) {
+    Tensor w = to_device(Tensor::from_vector(wv, {m, k}), device), x = to_device(Tensor::from_vector(xv, {batch, k, n}), device);
+    w.requires_grad_(true);
+    const AutocastGuard guard(mixed ? std::optional(DType::BF16) : std::nullopt);
+    sum(matmul(w, x)).backward();
+    ASSERT_EQ(w.grad().dtype(), DType::F32);
+    ASSERT_EQ(w.grad().shape(), (Shape{m, k}));
+    w_grads.push_back(w.grad());
+  }
+  // d sum(W X) / dW[i, p] = sum over b, j of X[b, p, j]: batch * n bf16-rounded terms.
+  const std::vector<float> f32 = w_grads[0].to_vector<float>(), mixed = w_grads[1].to_vector<float>();
+  for (size_t i = 0; i < f32.size(); ++i) ASSERT_NEAR(mixed[i], f32[i], std::ldexp(batch * n, -6)) << "gradient " << i;
+
+  Tensor linear_weight = to_device(Tensor::from_vector(wv, {m, k}), device);
+  linear_weight.requires_grad_(true);
+  {
+    const AutocastGuard guard(DType::BF16);
+    sum(matmul(to_device(Tensor::from_vector(xv, {batch, n, k}), device), transpose(linear_weight, 0, 1))).backward();
+  }
+  EXPECT_TRUE(linear_weight.grad().is_contiguous()) << "the optimizer would copy a transposed gradient every step";
+}
+
 #if defined(MINIDL_HAS_EMU)
 const Device kEmu{DeviceType::CUDAEmu, 0};
 TEST(Bf16EmulatedCuda, CastsMatchTheCpuBitForBit) { check_casts_match_the_cpu(kEmu); }
 TEST(Bf16EmulatedCuda, GemmAccumulatesInF32) { check_gemm_accumulates_in_f32(kEmu); }
 TEST(AutocastEmulatedCuda, MatmulRoundsItsOperandsAndReturnsF32) { check_autocast_matmul(kEmu); }
+TEST(AutocastEmulatedCuda, BroadcastAndLinearGradients) { check_autocast_broadcast_and_linear_gradients(kEmu); }
 #endif
 
 // The same on a GPU: cuBLAS's bf16 GEMM by default, the native kernel under MINIDL_GEMM=native.
@@ -216,6 +254,7 @@ class Bf16Gpu : public ::testing::Test {
 TEST_F(Bf16Gpu, CastsMatchTheCpuBitForBit) { check_casts_match_the_cpu(gpu_); }
 TEST_F(Bf16Gpu, GemmAccumulatesInF32) { check_gemm_accumulates_in_f32(gpu_); }
 TEST_F(Bf16Gpu, AutocastMatmulRoundsItsOperandsAndReturnsF32) { check_autocast_matmul(gpu_); }
+TEST_F(Bf16Gpu, AutocastBroadcastAndLinearGradients) { check_autocast_broadcast_and_linear_gradients(gpu_); }
 
 }  // namespace
 }  // namespace minidl

@@ -330,11 +330,11 @@ TEST(GptEmulatedCuda, Bf16AutocastStaysWithinBf16RoundingOfF32) {
   const Device emu{DeviceType::CUDAEmu, 0};
   const std::vector<int64_t> ids = {1, 4, 2, 9, 3, 3, 0, 7, 5, 5, 6, 1, 10, 2, 8, 4};
   std::vector<std::vector<double>> logits, grads;
-  for (bool bf16 : {false, true}) {
+  for (bool mixed : {false, true}) {
     Generator init(9), drop(10);
     Gpt model(tiny_config(), init, drop);
     model.to(emu);
-    const AutocastGuard autocast(bf16 ? std::optional(DType::BF16) : std::nullopt);
+    const AutocastGuard autocast(mixed ? std::optional(DType::BF16) : std::nullopt);
     const Tensor out = model(to_device(ids_tensor(ids, 2), emu));
     ASSERT_EQ(out.dtype(), DType::F32);
     cross_entropy(reshape(out, {16, 11}), to_device(Tensor::from_vector(ids, {16}), emu)).backward();

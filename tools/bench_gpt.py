@@ -125,7 +125,8 @@ def main():
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--compile", action="store_true", help="also time PyTorch under torch.compile")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
+                        help="also time PyTorch under torch.compile")
     parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     parser.add_argument("--attention", choices=["reference", "fused"], default="reference",
                         help="minidl's attention path")

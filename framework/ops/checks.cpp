@@ -8,7 +8,7 @@ void check_defined(const Tensor& x, const char* op) { MINIDL_CHECK(x.defined(), 
 
 void check_floating(const Tensor& x, const char* op) {
   check_defined(x, op);
-  MINIDL_CHECK(is_floating(x.dtype()), "{}: expected a floating tensor (f32 or f64), got {}", op, x.describe());
+  MINIDL_CHECK(is_floating(x.dtype()), "{}: expected a floating tensor (f32, f64 or bf16), got {}", op, x.describe());
 }
 
 void check_compatible(const Tensor& a, const Tensor& b, const char* op) {

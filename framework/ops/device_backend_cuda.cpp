@@ -24,8 +24,12 @@ bool native_gemm() {
 cublasHandle_t cublas() {
   static cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
-    const cublasStatus_t status = cublasCreate(&h);
+    cublasStatus_t status = cublasCreate(&h);
     MINIDL_CHECK(status == CUBLAS_STATUS_SUCCESS, "cublasCreate failed: {}", cublasGetStatusString(status));
+    // No TF32, and bf16 GEMMs keep f32 in split-K reductions too, as the native kernel does.
+    status = cublasSetMathMode(
+        h, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+    MINIDL_CHECK(status == CUBLAS_STATUS_SUCCESS, "cublasSetMathMode failed: {}", cublasGetStatusString(status));
     return h;
   }();
   return handle;

@@ -1,6 +1,7 @@
 // Batched matrix multiply. Transposed views are passed to the GEMM as transpose flags rather
-// than copied; other layouts are made contiguous first. A batch times one matrix (Linear on a
-// sequence) is one GEMM over the flattened rows, so its backward needs no sum over the batch.
+// than copied; other layouts are made contiguous first. A contiguous batch times one matrix
+// (Linear on a sequence) is one GEMM over the flattened rows, so its backward needs no sum over
+// the batch.
 // Under autocast (autocast.h) the product of f32 operands on a CUDA device is computed in bf16.
 #include <algorithm>
 
@@ -95,7 +96,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                a.describe(), b.describe());
   MINIDL_CHECK(a.size(-1) == b.size(-2), "matmul: inner sizes differ: {} @ {} ({} vs {})", a.describe(),
                b.describe(), a.size(-1), b.size(-2));
-  if (a.dim() > 2 && b.dim() == 2 && a.numel() > 0) {
+  if (a.dim() > 2 && b.dim() == 2 && a.numel() > 0 && a.is_contiguous()) {
     Shape out_shape = a.shape();
     out_shape.back() = b.size(1);
     return reshape(matmul(reshape(a, {-1, a.size(-1)}), b), out_shape);

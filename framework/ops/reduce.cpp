@@ -121,6 +121,9 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
+  // bf16 has no reduce kernel: the sum runs in f32. This is how a broadcast operand of autocast's
+  // matmul gets its gradient.
+  if (x.dtype() == DType::BF16) return to_dtype(sum_to(to_dtype(x, DType::F32), shape), DType::BF16);
   const int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
   MINIDL_CHECK(lead >= 0, "sum_to: cannot reduce {} to the larger shape {}", x.describe(), shape_str(shape));
   std::vector<int64_t> dims;

@@ -196,6 +196,10 @@ Tensor contiguous(const Tensor& x) {
 Tensor to_dtype(const Tensor& x, DType dtype) {
   check_defined(x, "cast");
   if (x.dtype() == dtype) return x;
+  // A transposed view of a contiguous matrix (W^T in Linear) casts to the same layout, so the
+  // GEMM still reads it with a transpose flag and its gradient still lands in W's layout.
+  if (x.dim() >= 2 && !x.is_contiguous() && transpose(x, -1, -2).is_contiguous())
+    return transpose(to_dtype(transpose(x, -1, -2), dtype), -1, -2);
   Tensor out = Tensor::empty(x.shape(), dtype, x.device());
   backend_for(x.device()).copy(out, x);
   if (is_floating(dtype) && is_floating(x.dtype())) {

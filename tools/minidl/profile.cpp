@@ -108,7 +108,7 @@ void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphO
   write_chrome_trace(events, p.trace);
   // The run's memory, before the roof's probes allocate theirs.
   const AllocatorStats memory = allocator_for(device).stats();
-  const Roof roof = measure_roof(device);
+  const Roof roof = measure_roof(device, autocast_dtype_of(o).value_or(DType::F32));
 
   const auto rows = summarize(events);
   double step_ms = 0;
@@ -119,8 +119,8 @@ void run_profile(TrainOptions o, LmOptions lm, const MfOptions& mf, const GraphO
   }
   fmt::print("\nprofile of {} training steps of {} on {}: {:.2f} ms per step\n", steps, o.model, device.str(),
              steps > 0 ? step_ms / static_cast<double>(steps) : 0.0);
-  fmt::print("\nroof of {}, measured with minidl's kernels: {:.1f} GB/s copy, {:.1f} GFLOP/s f32 matmul\n",
-             roof.measured_on, roof.bytes_per_s / 1e9, roof.flops_per_s / 1e9);
+  fmt::print("\nroof of {}, measured with minidl's kernels: {:.1f} GB/s copy, {:.1f} GFLOP/s {} matmul\n",
+             roof.measured_on, roof.bytes_per_s / 1e9, roof.flops_per_s / 1e9, dtype_name(roof.matmul_dtype));
   for (const char* category : {"kernel", "backward", "module", "data"})
     if (rows.count(category))
       print_rows(category, rows.at(category), step_ms, p.top, std::string(category) == "kernel" ? &roof : nullptr);

@@ -6,17 +6,21 @@
 #include <string>
 
 #include "framework/core/device.h"
+#include "framework/core/dtype.h"
 
 namespace minidl::cli {
 
 struct Roof {
   double bytes_per_s = 0;  // a large device-to-device copy: bytes read plus bytes written
-  double flops_per_s = 0;  // a large f32 matmul
+  double flops_per_s = 0;  // a large matmul in matmul_dtype
   std::string measured_on;
+  DType matmul_dtype = DType::F32;
 };
 
-// The emulator runs its kernels on this CPU, so its roof is the CPU's.
-Roof measure_roof(Device device);
+// The emulator runs its kernels on this CPU, so its roof is the CPU's. matmul_dtype: the GEMMs'
+// dtype in the profiled run (bf16 under --precision bf16, measured in bf16 on a GPU; the CPU's
+// roof is f32).
+Roof measure_roof(Device device, DType matmul_dtype = DType::F32);
 
 // The share of the roof a kernel reached in `seconds`: its flop rate over min(peak flops,
 // intensity x bandwidth) when it states flops, else its bandwidth over the copy bandwidth.

@@ -56,6 +56,8 @@ MfConfig mf_config(const TrainOptions& o, const MfOptions& mf) {
 
 void validate_mf(const TrainOptions& o, const MfOptions& mf, const CLI::App& cmd) {
   for (const char* flag : kNotForMf) MINIDL_CHECK(cmd.count(flag) == 0, "{} does not apply to mf", flag);
+  MINIDL_CHECK(cmd.count("--precision") == 0,
+               "--precision does not apply to mf: its model has no matmul, the one op autocast computes in bf16");
   MINIDL_CHECK(mf.rank > 0, "--rank {} must be positive", mf.rank);
   MINIDL_CHECK(o.embedding_dropout >= 0 && o.embedding_dropout < 1, "--embedding-dropout {} is outside [0, 1)",
                o.embedding_dropout);
@@ -95,7 +97,6 @@ void run_train_mf(TrainOptions o, const MfOptions& mf, const CLI::App& cmd) {
   if (cmd.count("--epochs") == 0) o.epochs = kDefaultMfEpochs;
   validate_mf(o, mf, cmd);
   const Device device = Device::parse(o.device);
-  const AutocastGuard autocast(autocast_dtype_of(o));
   const Ratings data = make_synthetic_ratings(ratings_config(mf));
   const double mean_baseline = mean_baseline_rmse(data), noise_floor = noise_floor_rmse(data);
 
@@ -116,10 +117,10 @@ void run_train_mf(TrainOptions o, const MfOptions& mf, const CLI::App& cmd) {
   for (const Tensor& p : model.parameters()) parameters += p.numel();
   fmt::print("training mf on synthetic ratings ({} users x {} items, true rank {}, density {}, noise {}: {} train, "
              "{} test) on {}: {} epochs, batch {}, rank {} ({} parameters), {} lr {} ({} schedule), "
-             "embedding dropout {}, {} precision, seed {}\n",
+             "embedding dropout {}, seed {}\n",
              mf.users, mf.items, mf.true_rank, mf.density, mf.noise, data.train.size(), data.test.size(),
              device.str(), o.epochs, o.batch_size, mf.rank, parameters, o.optimizer, o.lr, o.schedule,
-             o.embedding_dropout, o.precision, o.seed);
+             o.embedding_dropout, o.seed);
   fmt::print("baselines on the test ratings: the train mean scores RMSE {:.4f}; the noise-free matrix {:.4f} "
              "(the noise floor, sigma = {})\n",
              mean_baseline, noise_floor, mf.noise);
