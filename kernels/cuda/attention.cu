@@ -2,7 +2,9 @@
 // kernels/cpu/attention.h). A warp or a block serves a row (kernels/cuda/row_groups.h): the max
 // and the double sum of exp over the visible columns, then the probabilities (saved for
 // backward) and the dropped-out output in one pass. Element i uses Philox word (offset + i), so
-// the mask equals the CPU's bit for bit and backward regenerates it instead of reading it.
+// the mask equals the CPU's bit for bit and backward regenerates it instead of reading it. The
+// passes that need the mask walk the row by Philox blocks, so each block of 4 words is computed
+// once per pass.
 #include <cstdint>
 #include <limits>
 
@@ -20,15 +22,34 @@ namespace {
 // Rows no longer than this go a row per warp.
 constexpr int64_t kWarpRowMax = 1024;
 
-// keep(element) under the op's mask (always true without dropout).
+// The op's mask.
 struct DropoutDraw {
   SoftmaxDropoutShape shape;
   PhiloxState state;
   uint64_t threshold;
-  __device__ bool keep(int64_t row, int64_t c) const {
-    return score_kept(shape, state, threshold, row, c);
-  }
 };
+
+// Calls fn(c, kept) for the columns c < cols of `row` that this member of the group serves, with
+// kept the mask's verdict (true without dropout). Members take the Philox blocks spanning the row
+// in turn (rank, rank + size, ...), so each block is computed once; a word per element would
+// compute most blocks four times.
+template <typename G, typename Fn>
+__device__ void for_row_columns(const G& g, const DropoutDraw& d, int64_t row, int64_t cols, Fn&& fn) {
+  if (cols <= 0) return;
+  const uint64_t first = d.state.offset + score_element(d.shape, row, 0);  // the position of column 0
+  const uint64_t block0 = first / 4, blocks = (first + static_cast<uint64_t>(cols) - 1) / 4 - block0 + 1;
+  for (uint64_t b = g.rank; b < blocks; b += g.size()) {
+    PhiloxBlock words{};
+    if (d.shape.dropout) words = philox_block(d.state, block0 + b);
+    for (int j = 0; j < 4; ++j) {
+      const uint64_t position = (block0 + b) * 4 + j;
+      if (position < first) continue;
+      const int64_t c = static_cast<int64_t>(position - first);
+      if (c >= cols) break;
+      fn(c, !d.shape.dropout || dropout_keep(words.w[j], d.threshold));
+    }
+  }
+}
 
 template <typename T>
 struct SoftmaxDropoutForwardOp {
@@ -44,11 +65,11 @@ struct SoftmaxDropoutForwardOp {
     T mx;
     double sum;
     row_max_and_sum(g, visible, xr, neg_inf, mx, sum);
-    for (int64_t c = g.rank; c < cols; c += g.size()) {
+    for_row_columns(g, draw, row, cols, [&](int64_t c, bool kept) {
       const T p = c < visible ? static_cast<T>(static_cast<double>(exp_t(xr[c] - mx)) / sum) : T(0);
       probs[row * cols + c] = p;
-      y[row * cols + c] = !draw.shape.dropout ? p : c < visible && draw.keep(row, c) ? p * scale : T(0);
-    }
+      y[row * cols + c] = !draw.shape.dropout ? p : c < visible && kept ? p * scale : T(0);
+    });
   }
 };
 
@@ -58,20 +79,23 @@ struct SoftmaxDropoutBackwardOp {
   T scale;
   T* grad_x;
   const T *grad_y, *probs;
-  __device__ T upstream(int64_t row, int64_t c) const {
+  // The gradient reaching the probability (row, c): through the mask and its scale.
+  __device__ T upstream(int64_t row, int64_t c, bool kept) const {
     const T gy = grad_y[row * draw.shape.cols + c];
-    return !draw.shape.dropout ? gy : draw.keep(row, c) ? gy * scale : T(0);
+    return !draw.shape.dropout ? gy : kept ? gy * scale : T(0);
   }
   template <typename G>
   __device__ void operator()(const G& g, int64_t row) const {
     const int64_t cols = draw.shape.cols, visible = visible_columns(draw.shape, row);
     const T* pr = probs + row * cols;
     double dot = 0;
-    for (int64_t c = g.rank; c < visible; c += g.size())
-      dot += static_cast<double>(upstream(row, c)) * static_cast<double>(pr[c]);
+    for_row_columns(g, draw, row, visible, [&](int64_t c, bool kept) {
+      dot += static_cast<double>(upstream(row, c, kept)) * static_cast<double>(pr[c]);
+    });
     dot = g.allreduce(dot, SumOp{});
-    for (int64_t c = g.rank; c < cols; c += g.size())
-      grad_x[row * cols + c] = c < visible ? static_cast<T>(pr[c] * (upstream(row, c) - dot)) : T(0);
+    for_row_columns(g, draw, row, cols, [&](int64_t c, bool kept) {
+      grad_x[row * cols + c] = c < visible ? static_cast<T>(pr[c] * (upstream(row, c, kept) - dot)) : T(0);
+    });
   }
 };
 
