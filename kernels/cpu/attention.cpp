@@ -31,10 +31,13 @@ T softmax_dropout_row(const SoftmaxDropoutShape& s, const PhiloxState& state, ui
   T max = -std::numeric_limits<T>::infinity();
   for (int64_t c = 0; c < visible; ++c) max = x[c] > max ? x[c] : max;
   double sum = 0;
-  for (int64_t c = 0; c < visible; ++c) sum += static_cast<double>(std::exp(x[c] - max));
+  for (int64_t c = 0; c < visible; ++c) {  // each exp once, kept in probs until the sum is known
+    probs[c] = std::exp(x[c] - max);
+    sum += static_cast<double>(probs[c]);
+  }
   const std::vector<uint32_t>& words = row_words(s, state, row, visible);
   for (int64_t c = 0; c < s.cols; ++c) {
-    probs[c] = c < visible ? static_cast<T>(static_cast<double>(std::exp(x[c] - max)) / sum) : T(0);
+    probs[c] = c < visible ? static_cast<T>(static_cast<double>(probs[c]) / sum) : T(0);
     y[c] = !s.dropout ? probs[c] : c < visible && dropout_keep(words[c], threshold) ? probs[c] * scale : T(0);
   }
   return static_cast<T>(static_cast<double>(max) + std::log(sum));

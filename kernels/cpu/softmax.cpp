@@ -13,12 +13,17 @@ void softmax_forward(bool log, int64_t rows, int64_t cols, T* y, const T* x) {
     T max = -std::numeric_limits<T>::infinity();
     for (int64_t c = 0; c < cols; ++c) max = xr[c] > max ? xr[c] : max;
     double sum = 0;
-    for (int64_t c = 0; c < cols; ++c) sum += static_cast<double>(std::exp(xr[c] - max));
     if (log) {
+      for (int64_t c = 0; c < cols; ++c) sum += static_cast<double>(std::exp(xr[c] - max));
       const T log_sum = static_cast<T>(std::log(sum));
       for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] - max - log_sum;
     } else {
-      for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(static_cast<double>(std::exp(xr[c] - max)) / sum);
+      // Each exp is computed once and kept in y until the sum is known (x may be y: it is read first).
+      for (int64_t c = 0; c < cols; ++c) {
+        yr[c] = std::exp(xr[c] - max);
+        sum += static_cast<double>(yr[c]);
+      }
+      for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(static_cast<double>(yr[c]) / sum);
     }
   }
 }
