@@ -179,9 +179,10 @@ void bias_dropout_residual(int64_t begin, int64_t end, int64_t cols, const Philo
                            T scale, T* out, const T* x, const T* bias, const T* residual) {
   const KeepRule keep(threshold);
   for_each_word_span(begin, end, state, [&](int64_t i, int64_t count, const uint32_t* w) {
-    for (int64_t k = 0; k < count; ++k) {
+    int64_t c = i % cols;  // the bias column, advanced without a division per element
+    for (int64_t k = 0; k < count; ++k, c = c + 1 == cols ? 0 : c + 1) {
       const int64_t e = i + k;
-      const T kept = fused_multiply_add(x[e] + bias[e % cols], scale, residual[e]);
+      const T kept = fused_multiply_add(x[e] + bias[c], scale, residual[e]);
       out[e] = keep(w[k]) ? kept : residual[e];
     }
   });

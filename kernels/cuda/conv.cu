@@ -15,21 +15,22 @@ namespace minidl::MINIDL_CUDA_NS {
 namespace {
 
 // n = planes * kh * kw * out_h * out_w: element i of cols.
-template <typename T>
+template <typename T, typename Index>
 __global__ void im2col_kernel(int64_t n, Window2d g, T* cols, const T* x) {
   for (int64_t i = thread_index(); i < n; i += thread_count()) {
-    const int64_t ow = i % g.w.out, oh = i / g.w.out % g.h.out, tap = i / (g.w.out * g.h.out);
-    const int64_t kj = tap % g.w.kernel, ki = tap / g.w.kernel % g.h.kernel, p = tap / (g.w.kernel * g.h.kernel);
-    const int64_t ih = window_tap(g.h, oh, ki), iw = window_tap(g.w, ow, kj);
-    cols[i] = window_holds(g.h, ih) && window_holds(g.w, iw) ? x[(p * g.h.in + ih) * g.w.in + iw] : T(0);
+    const PlanePosition out = plane_position<Index>(i, g.h.out, g.w.out);          // (tap, oh, ow)
+    const PlanePosition tap = plane_position<Index>(out.plane, g.h.kernel, g.w.kernel);  // (p, ki, kj)
+    const int64_t ih = window_tap(g.h, out.y, tap.y), iw = window_tap(g.w, out.x, tap.x);
+    cols[i] = window_holds(g.h, ih) && window_holds(g.w, iw) ? x[(tap.plane * g.h.in + ih) * g.w.in + iw] : T(0);
   }
 }
 
 // n = planes * H * W: element i of x.
-template <typename T>
+template <typename T, typename Index>
 __global__ void col2im_kernel(int64_t n, Window2d g, T* x, const T* cols) {
   for (int64_t i = thread_index(); i < n; i += thread_count()) {
-    const int64_t iw = i % g.w.in, ih = i / g.w.in % g.h.in, p = i / (g.w.in * g.h.in);
+    const PlanePosition in = plane_position<Index>(i, g.h.in, g.w.in);
+    const int64_t p = in.plane, ih = in.y, iw = in.x;
     T sum = 0;
     for (int64_t ki = 0; ki < g.h.kernel; ++ki) {
       const int64_t oh = window_output_of_tap(g.h, ih, ki);
@@ -49,12 +50,14 @@ __global__ void col2im_kernel(int64_t n, Window2d g, T* x, const T* cols) {
 
 template <typename T>
 void im2col(const Window2d& g, T* cols, const T* x, Stream stream) {
-  launch_n("im2col", im2col_kernel<T>, g.planes * g.h.kernel * g.w.kernel * g.h.out * g.w.out, stream, g, cols, x);
+  launch_indexed("im2col", [](auto index_type) { return im2col_kernel<T, decltype(index_type)>; },
+                 g.planes * g.h.kernel * g.w.kernel * g.h.out * g.w.out, stream, g, cols, x);
 }
 
 template <typename T>
 void col2im(const Window2d& g, T* x, const T* cols, Stream stream) {
-  launch_n("col2im", col2im_kernel<T>, g.planes * g.h.in * g.w.in, stream, g, x, cols);
+  launch_indexed("col2im", [](auto index_type) { return col2im_kernel<T, decltype(index_type)>; },
+                 g.planes * g.h.in * g.w.in, stream, g, x, cols);
 }
 
 template void im2col<float>(const Window2d&, float*, const float*, Stream);

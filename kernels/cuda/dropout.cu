@@ -89,13 +89,16 @@ __global__ void uniform_fill_kernel(int64_t n, PhiloxState state, T* out) {
   for_my_words(n, state, [&](int64_t i, uint32_t word) { out[i] = static_cast<T>(uniform_open(word)); });
 }
 
+// The bias column i % cols in 32-bit arithmetic where n allows (index_mod, grid_stride.h).
 template <typename T>
 __global__ void bias_dropout_residual_kernel(int64_t n, PhiloxState state, uint64_t threshold, int64_t cols, T scale,
                                              T* out, const T* x, const T* bias, const T* residual) {
+  const bool index32 = n <= 0xffffffffll;
   map_my_words(
       n, state, out,
       [&](uint32_t word, int64_t i, T v, T r) {
-        return dropout_keep(word, threshold) ? fused_multiply_add(v + bias[i % cols], scale, r) : r;
+        const int64_t c = index32 ? index_mod<uint32_t>(i, cols) : index_mod<int64_t>(i, cols);
+        return dropout_keep(word, threshold) ? fused_multiply_add(v + bias[c], scale, r) : r;
       },
       x, residual);
 }

@@ -16,9 +16,12 @@ namespace minidl::MINIDL_CUDA_NS {
 
 namespace {
 
-template <typename T>
+template <typename T, typename Index>
 __global__ void gather_rows_kernel(int64_t n, int64_t cols, T* y, const T* x, const int64_t* index) {
-  for (int64_t i = thread_index(); i < n; i += thread_count()) y[i] = x[index[i / cols] * cols + i % cols];
+  for (int64_t i = thread_index(); i < n; i += thread_count()) {
+    const int64_t r = index_div<Index>(i, cols);
+    y[i] = x[index[r] * cols + (i - r * cols)];
+  }
 }
 
 template <typename T>
@@ -69,7 +72,8 @@ __global__ void segment_softmax_backward_kernel(int64_t n, int64_t cols, T* grad
 
 template <typename T>
 void gather_rows(int64_t count, int64_t cols, T* y, const T* x, const int64_t* index, Stream stream) {
-  launch_n("gather_rows", gather_rows_kernel<T>, count * cols, stream, cols, y, x, index);
+  launch_indexed("gather_rows", [](auto index_type) { return gather_rows_kernel<T, decltype(index_type)>; },
+                 count * cols, stream, cols, y, x, index);
 }
 
 template <typename T>

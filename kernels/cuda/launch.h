@@ -80,4 +80,15 @@ void launch_n(KernelName k, void (*kernel)(int64_t, Params...), int64_t n, Strea
   launch(k, kernel, grid_for(n), dim3(launch_policy().block), 0, stream, n, std::forward<Args>(args)...);
 }
 
+// launch_n of the kernel that kernel_for(Index{}) returns, with Index uint32_t when n < 2^32 and
+// int64_t otherwise: the index type of the kernel's index_div / index_mod (grid_stride.h).
+template <typename KernelFor, typename... Args>
+void launch_indexed(KernelName k, KernelFor kernel_for, int64_t n, Stream stream, Args&&... args) {
+  if (n <= 0xffffffffll) {
+    launch_n(k, kernel_for(uint32_t{}), n, stream, std::forward<Args>(args)...);
+  } else {
+    launch_n(k, kernel_for(int64_t{}), n, stream, std::forward<Args>(args)...);
+  }
+}
+
 }  // namespace minidl::MINIDL_CUDA_NS

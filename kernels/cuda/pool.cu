@@ -16,30 +16,31 @@ namespace minidl::MINIDL_CUDA_NS {
 namespace {
 
 // n = planes * out_h * out_w: output i.
-template <typename T>
+template <typename T, typename Index>
 __global__ void max_pool2d_forward_kernel(int64_t n, Window2d g, T* y, int64_t* indices, const T* x) {
   for (int64_t i = thread_index(); i < n; i += thread_count()) {
-    const int64_t ow = i % g.w.out, oh = i / g.w.out % g.h.out, p = i / (g.w.out * g.h.out);
-    const PoolMax<T> m = pool_max_at(g, x + p * g.h.in * g.w.in, oh, ow);
+    const PlanePosition o = plane_position<Index>(i, g.h.out, g.w.out);
+    const PoolMax<T> m = pool_max_at(g, x + o.plane * g.h.in * g.w.in, o.y, o.x);
     y[i] = m.value;
     indices[i] = m.index;
   }
 }
 
-template <typename T>
+template <typename T, typename Index>
 __global__ void avg_pool2d_forward_kernel(int64_t n, Window2d g, bool count_include_pad, T* y, const T* x) {
   for (int64_t i = thread_index(); i < n; i += thread_count()) {
-    const int64_t ow = i % g.w.out, oh = i / g.w.out % g.h.out, p = i / (g.w.out * g.h.out);
-    y[i] = pool_avg_at(g, count_include_pad, x + p * g.h.in * g.w.in, oh, ow);
+    const PlanePosition o = plane_position<Index>(i, g.h.out, g.w.out);
+    y[i] = pool_avg_at(g, count_include_pad, x + o.plane * g.h.in * g.w.in, o.y, o.x);
   }
 }
 
 // A pooling backward gather: n = planes * H * W; grad_x[i] = the terms that the outputs o of i's
 // plane whose window holds i add with add(sum, o, oh, ow, offset of i in its plane), in output order.
-template <typename T, typename Add>
+template <typename Index, typename T, typename Add>
 __device__ void pool_gather(int64_t n, const Window2d& g, T* grad_x, Add add) {
   for (int64_t i = thread_index(); i < n; i += thread_count()) {
-    const int64_t iw = i % g.w.in, ih = i / g.w.in % g.h.in, p = i / (g.w.in * g.h.in);
+    const PlanePosition in = plane_position<Index>(i, g.h.in, g.w.in);
+    const int64_t p = in.plane, ih = in.y, iw = in.x;
     const IndexRange rh = pool_outputs(g.h, ih), rw = pool_outputs(g.w, iw);
     T sum = 0;
     for (int64_t oh = rh.begin; oh < rh.end; ++oh)
@@ -70,39 +71,44 @@ struct AvgPoolAdd {
   }
 };
 
-template <typename T>
+template <typename T, typename Index>
 __global__ void max_pool2d_backward_kernel(int64_t n, Window2d g, T* grad_x, const T* grad_y, const int64_t* indices) {
-  pool_gather(n, g, grad_x, MaxPoolAdd<T>{grad_y, indices});
+  pool_gather<Index>(n, g, grad_x, MaxPoolAdd<T>{grad_y, indices});
 }
 
-template <typename T>
+template <typename T, typename Index>
 __global__ void avg_pool2d_backward_kernel(int64_t n, Window2d g, bool count_include_pad, T* grad_x, const T* grad_y) {
-  pool_gather(n, g, grad_x, AvgPoolAdd<T>{g, count_include_pad, grad_y});
+  pool_gather<Index>(n, g, grad_x, AvgPoolAdd<T>{g, count_include_pad, grad_y});
 }
 
 }  // namespace
 
 template <typename T>
 void max_pool2d_forward(const Window2d& g, T* y, int64_t* indices, const T* x, Stream stream) {
-  launch_n("max_pool2d_forward", max_pool2d_forward_kernel<T>, g.planes * g.h.out * g.w.out, stream, g, y, indices, x);
+  launch_indexed("max_pool2d_forward",
+                 [](auto index_type) { return max_pool2d_forward_kernel<T, decltype(index_type)>; },
+                 g.planes * g.h.out * g.w.out, stream, g, y, indices, x);
 }
 
 template <typename T>
 void max_pool2d_backward(const Window2d& g, T* grad_x, const T* grad_y, const int64_t* indices, Stream stream) {
-  launch_n("max_pool2d_backward", max_pool2d_backward_kernel<T>, g.planes * g.h.in * g.w.in, stream, g, grad_x, grad_y,
-           indices);
+  launch_indexed("max_pool2d_backward",
+                 [](auto index_type) { return max_pool2d_backward_kernel<T, decltype(index_type)>; },
+                 g.planes * g.h.in * g.w.in, stream, g, grad_x, grad_y, indices);
 }
 
 template <typename T>
 void avg_pool2d_forward(const Window2d& g, bool count_include_pad, T* y, const T* x, Stream stream) {
-  launch_n("avg_pool2d_forward", avg_pool2d_forward_kernel<T>, g.planes * g.h.out * g.w.out, stream, g,
-           count_include_pad, y, x);
+  launch_indexed("avg_pool2d_forward",
+                 [](auto index_type) { return avg_pool2d_forward_kernel<T, decltype(index_type)>; },
+                 g.planes * g.h.out * g.w.out, stream, g, count_include_pad, y, x);
 }
 
 template <typename T>
 void avg_pool2d_backward(const Window2d& g, bool count_include_pad, T* grad_x, const T* grad_y, Stream stream) {
-  launch_n("avg_pool2d_backward", avg_pool2d_backward_kernel<T>, g.planes * g.h.in * g.w.in, stream, g,
-           count_include_pad, grad_x, grad_y);
+  launch_indexed("avg_pool2d_backward",
+                 [](auto index_type) { return avg_pool2d_backward_kernel<T, decltype(index_type)>; },
+                 g.planes * g.h.in * g.w.in, stream, g, count_include_pad, grad_x, grad_y);
 }
 
 #define MINIDL_POOL_INSTANTIATE(T)                                                             \

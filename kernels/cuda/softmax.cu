@@ -13,9 +13,9 @@
 // one block of a fixed size sums row_lse[r] - logits[r, target[r]] in double in a fixed order
 // and writes the mean. Each of its threads keeps kLossLanes partial sums over interleaved rows, so
 // that many rows' gathers are in flight at once (one accumulator made the sum a chain of
-// dependent loads, most of the op's time on an H200). (The reference subtracts the unrounded double lse; here the loss is
-// consistent with the stored row_lse, which backward uses too: for float that differs by at
-// most 2^-24 * mean |row_lse|.) Backward is elementwise.
+// dependent loads, most of the op's time on an H200). (The reference subtracts the unrounded
+// double lse; here the loss is consistent with the stored row_lse, which backward uses too: for
+// float that differs by at most 2^-24 * mean |row_lse|.) Backward is elementwise.
 #include <cstdint>
 #include <limits>
 
@@ -119,7 +119,8 @@ __global__ void cross_entropy_loss_kernel(int64_t rows, int64_t classes, const T
   for (int64_t r0 = threadIdx.x; r0 < rows; r0 += stride) {
     for (int lane = 0; lane < kLossLanes; ++lane) {
       const int64_t r = r0 + lane * int64_t{blockDim.x};
-      if (r < rows) partial[lane] += static_cast<double>(row_lse[r]) - static_cast<double>(logits[r * classes + target[r]]);
+      if (r < rows)
+        partial[lane] += static_cast<double>(row_lse[r]) - static_cast<double>(logits[r * classes + target[r]]);
     }
   }
   double total = 0;
@@ -128,13 +129,13 @@ __global__ void cross_entropy_loss_kernel(int64_t rows, int64_t classes, const T
   if (threadIdx.x == 0) *loss = rows > 0 ? static_cast<T>(total / static_cast<double>(rows)) : nan;
 }
 
-template <typename T>
+template <typename T, typename Index>
 __global__ void cross_entropy_backward_kernel(int64_t n, int64_t rows, int64_t classes, const T* logits,
                                               const int64_t* target, const T* row_lse, const T* grad_loss,
                                               T* grad_logits) {
   const T scale = *grad_loss / static_cast<T>(rows);
   for (int64_t i = thread_index(); i < n; i += thread_count()) {
-    const int64_t r = i / classes, c = i % classes;
+    const int64_t r = index_div<Index>(i, classes), c = i - r * classes;
     const T p = exp_t(logits[i] - row_lse[r]);
     grad_logits[i] = scale * (p - (c == target[r] ? T(1) : T(0)));
   }
@@ -171,8 +172,9 @@ void cross_entropy_forward(int64_t rows, int64_t classes, const T* logits, const
 template <typename T>
 void cross_entropy_backward(int64_t rows, int64_t classes, const T* logits, const int64_t* target, const T* row_lse,
                             const T* grad_loss, T* grad_logits, Stream stream) {
-  launch_n("cross_entropy_backward", cross_entropy_backward_kernel<T>, rows * classes, stream, rows, classes, logits,
-           target, row_lse, grad_loss, grad_logits);
+  launch_indexed("cross_entropy_backward",
+                 [](auto index_type) { return cross_entropy_backward_kernel<T, decltype(index_type)>; },
+                 rows * classes, stream, rows, classes, logits, target, row_lse, grad_loss, grad_logits);
 }
 
 template void softmax_forward<float>(bool, int64_t, int64_t, float*, const float*, Stream);
