@@ -121,8 +121,9 @@ __device__ T dropout_factor(const FlashArgs<T>& a, const TilePair& tp, int i, in
 template <typename T>
 __device__ void load_rows(const FlashArgs<T>& a, T* tile_rows, const T* src, int64_t first, int64_t count) {
   const int64_t dh = a.shape.head_dim;
-  for (int64_t e = threadIdx.x; e < a.tile() * dh; e += kThreads) {
-    const int64_t r = e / dh, d = e % dh;
+  const int head_dim = static_cast<int>(dh);  // int division: a 64-bit one is a long routine on a GPU
+  for (int e = static_cast<int>(threadIdx.x); e < a.tile() * head_dim; e += kThreads) {
+    const int r = e / head_dim, d = e % head_dim;
     tile_rows[r * a.smem.ld + d] = first + r < count ? src[(first + r) * dh + d] : T(0);
   }
 }
@@ -140,6 +141,7 @@ __global__ void flash_forward_kernel(FlashArgs<T> a, T* out, T* lse, const T* q,
   const SoftmaxDropoutShape& s = a.shape.scores;
   const int tile = a.tile(), tid = static_cast<int>(threadIdx.x);
   const int64_t dh = a.shape.head_dim, ld = a.smem.ld, lds = a.smem.lds();
+  const int head_dim = static_cast<int>(dh);  // for the tile index math, in int
   T *qs = a.smem.rows(smem, 0), *ks = a.smem.rows(smem, 1), *vs = a.smem.rows(smem, 2);
   T* ps = a.smem.scores(smem, 0);
   T *row_max = a.smem.values(smem, 0), *row_sum = a.smem.values(smem, 1), *rescale = a.smem.values(smem, 2);
@@ -182,7 +184,7 @@ __global__ void flash_forward_kernel(FlashArgs<T> a, T* out, T* lse, const T* q,
       __syncthreads();
       MINIDL_FLASH_UNROLL
       for (int e = 0; e < kPerThread; ++e) {  // (4) acc = acc * rescale + P v
-        const int64_t o = tid + int64_t{e} * kThreads, i = o / dh, d = o % dh;
+        const int o = tid + e * kThreads, i = o / head_dim, d = o % head_dim;
         if (o < rows * dh) {
           T sum = acc[e] * rescale[i];
           for (int j = 0; j < tile; ++j) sum += ps[i * lds + j] * vs[j * ld + d];
@@ -193,7 +195,7 @@ __global__ void flash_forward_kernel(FlashArgs<T> a, T* out, T* lse, const T* q,
     }
     MINIDL_FLASH_UNROLL
     for (int e = 0; e < kPerThread; ++e) {
-      const int64_t o = tid + int64_t{e} * kThreads, i = o / dh, d = o % dh;
+      const int o = tid + e * kThreads, i = o / head_dim, d = o % head_dim;
       if (o < rows * dh) out[tp.row(s, static_cast<int>(i)) * dh + d] = acc[e] / row_sum[i];
     }
     if (tid < rows) lse[tp.row(s, tid)] = row_max[tid] + log_t(row_sum[tid]);
@@ -267,6 +269,7 @@ __global__ void flash_backward_dq_kernel(FlashArgs<T> a, T* grad_q, const T* gra
   const SoftmaxDropoutShape& s = a.shape.scores;
   const int tile = a.tile(), tid = static_cast<int>(threadIdx.x);
   const int64_t dh = a.shape.head_dim, ld = a.smem.ld, lds = a.smem.lds();
+  const int head_dim = static_cast<int>(dh);  // for the tile index math, in int
   const QueryTile<T> qt{a.smem.rows(smem, 0), a.smem.rows(smem, 1), a.smem.values(smem, 0), a.smem.values(smem, 1)};
   T *ks = a.smem.rows(smem, 2), *vs = a.smem.rows(smem, 3), *ds = a.smem.scores(smem, 0);
   const int64_t q_tiles = (s.q_len + tile - 1) / tile;
@@ -285,7 +288,7 @@ __global__ void flash_backward_dq_kernel(FlashArgs<T> a, T* grad_q, const T* gra
       __syncthreads();
       MINIDL_FLASH_UNROLL
       for (int e = 0; e < kPerThread; ++e) {
-        const int64_t o = tid + int64_t{e} * kThreads, i = o / dh, d = o % dh;
+        const int o = tid + e * kThreads, i = o / head_dim, d = o % head_dim;
         if (o < rows * dh)
           for (int j = 0; j < tile; ++j) acc[e] += ds[i * lds + j] * ks[j * ld + d];
       }
@@ -293,7 +296,7 @@ __global__ void flash_backward_dq_kernel(FlashArgs<T> a, T* grad_q, const T* gra
     }
     MINIDL_FLASH_UNROLL
     for (int e = 0; e < kPerThread; ++e) {
-      const int64_t o = tid + int64_t{e} * kThreads, i = o / dh, d = o % dh;
+      const int o = tid + e * kThreads, i = o / head_dim, d = o % head_dim;
       if (o < rows * dh) grad_q[tp.row(s, static_cast<int>(i)) * dh + d] = acc[e] * a.score_scale();
     }
   }
@@ -308,6 +311,7 @@ __global__ void flash_backward_dkdv_kernel(FlashArgs<T> a, T* grad_k, T* grad_v,
   const SoftmaxDropoutShape& s = a.shape.scores;
   const int tile = a.tile(), tid = static_cast<int>(threadIdx.x);
   const int64_t dh = a.shape.head_dim, ld = a.smem.ld, lds = a.smem.lds();
+  const int head_dim = static_cast<int>(dh);  // for the tile index math, in int
   T *ks = a.smem.rows(smem, 0), *vs = a.smem.rows(smem, 1);
   const QueryTile<T> qt{a.smem.rows(smem, 2), a.smem.rows(smem, 3), a.smem.values(smem, 0), a.smem.values(smem, 1)};
   T *ds = a.smem.scores(smem, 0), *ws = a.smem.scores(smem, 1);
@@ -326,7 +330,7 @@ __global__ void flash_backward_dkdv_kernel(FlashArgs<T> a, T* grad_k, T* grad_v,
       __syncthreads();
       MINIDL_FLASH_UNROLL
       for (int e = 0; e < kPerThread; ++e) {
-        const int64_t o = tid + int64_t{e} * kThreads, j = o / dh, d = o % dh;
+        const int o = tid + e * kThreads, j = o / head_dim, d = o % head_dim;
         if (o < keys * dh)
           for (int i = 0; i < tile; ++i) {
             dk[e] += ds[i * lds + j] * qt.q[i * ld + d];
@@ -337,7 +341,7 @@ __global__ void flash_backward_dkdv_kernel(FlashArgs<T> a, T* grad_k, T* grad_v,
     }
     MINIDL_FLASH_UNROLL
     for (int e = 0; e < kPerThread; ++e) {
-      const int64_t o = tid + int64_t{e} * kThreads, j = o / dh, d = o % dh;
+      const int o = tid + e * kThreads, j = o / head_dim, d = o % head_dim;
       if (o < keys * dh) {
         grad_k[a.kv_offset(tp.group) + (tp.k0 + j) * dh + d] = dk[e] * a.score_scale();
         grad_v[a.kv_offset(tp.group) + (tp.k0 + j) * dh + d] = dv[e];
