@@ -105,7 +105,7 @@ struct ReduceShape {
 // column tiles (inner > 1) of every width.
 const ReduceShape kReduceShapes[] = {{0, 5, 1},    {3, 0, 1},   {1, 1, 1},    {33, 65, 1}, {65, 33, 1},
                                      {3, 1000, 1}, {2, 7, 3},   {3, 33, 65},  {1, 129, 5}, {0, 3, 4},
-                                     {2, 0, 3},    {4, 70, 40}, {1, 3000, 2}, {2, 1025, 1}};
+                                     {2, 0, 3},    {4, 70, 40}, {1, 3000, 2}, {2, 1024, 1}, {2, 1025, 1}};
 
 template <typename T>
 void check_reduce(ReduceKind kind, const ReduceShape& s, bool with_nan, uint64_t seed) {
@@ -179,7 +179,8 @@ TEST_P(ParityReduce, ArgmaxRows) {
 // softmax and cross-entropy
 
 // Rows of both paths: up to 1024 columns a row per warp, longer a row per block.
-const std::pair<int64_t, int64_t> kRowShapes[] = {{0, 5}, {4, 0}, {1, 1}, {33, 65}, {5, 257}, {3, 1000}, {2, 1500}, {70, 10}};
+const std::pair<int64_t, int64_t> kRowShapes[] = {{0, 5},    {4, 0},    {1, 1},    {33, 65}, {5, 257},
+                                                  {3, 1000}, {2, 1024}, {2, 1500}, {70, 10}};
 
 template <typename T>
 void check_softmax(bool log, int64_t rows, int64_t cols, double spread, uint64_t seed) {
@@ -292,8 +293,8 @@ void check_cross_entropy(int64_t rows, int64_t classes, double offset, uint64_t 
 
 TEST_P(ParityReduce, CrossEntropy) {
   // Both row paths, and more rows than the loss kernel's threads times its partial sums.
-  const std::pair<int64_t, int64_t> shapes[] = {{0, 10}, {1, 1}, {33, 65}, {16, 1000}, {300, 10}, {3, 257}, {2, 1500},
-                                                {5000, 3}};
+  const std::pair<int64_t, int64_t> shapes[] = {{0, 10},   {1, 1},    {33, 65},  {16, 1000}, {300, 10},
+                                                {3, 257},  {2, 1024}, {2, 1500}, {5000, 3}};
   uint64_t seed = 2000;
   for (const auto& [rows, classes] : shapes)
     for (double offset : {0.0, 50.0}) {

@@ -36,12 +36,6 @@ FW_HOST_DEVICE FW_INLINE uint64_t score_element(const SoftmaxDropoutShape& s, in
   return static_cast<uint64_t>(row * s.cols + c);
 }
 
-// Whether dropout keeps score (row, c) (always without dropout).
-FW_HOST_DEVICE FW_INLINE bool score_kept(const SoftmaxDropoutShape& s, const PhiloxState& state, uint64_t threshold,
-                                         int64_t row, int64_t c) {
-  return !s.dropout || dropout_keep(philox_word(state, score_element(s, row, c)), threshold);
-}
-
 // flash_attention's sizes: `groups` (batch x heads) of q [q_len, head_dim] and k, v [cols,
 // head_dim], whose scores (q k^T * score_scale) form groups of softmax_dropout's shape.
 struct FlashAttentionShape {

@@ -30,23 +30,29 @@ struct DropoutDraw {
 };
 
 // Calls fn(c, kept) for the columns c < cols of `row` that this member of the group serves, with
-// kept the mask's verdict (true without dropout). Members take the Philox blocks spanning the row
-// in turn (rank, rank + size, ...), so each block is computed once; a word per element would
-// compute most blocks four times.
+// kept the mask's verdict for the columns c < visible (true without dropout; unspecified past
+// visible, where the mask is never drawn). With dropout, members take the Philox blocks spanning
+// the row in turn (rank, rank + size, ...), so each block is computed once; a word per element
+// would compute most blocks four times. Without, members take columns in turn, so a warp's
+// accesses stay contiguous.
 template <typename G, typename Fn>
-__device__ void for_row_columns(const G& g, const DropoutDraw& d, int64_t row, int64_t cols, Fn&& fn) {
+__device__ void for_row_columns(const G& g, const DropoutDraw& d, int64_t row, int64_t cols, int64_t visible, Fn&& fn) {
+  if (!d.shape.dropout) {
+    for (int64_t c = g.rank; c < cols; c += g.size()) fn(c, true);
+    return;
+  }
   if (cols <= 0) return;
   const uint64_t first = d.state.offset + score_element(d.shape, row, 0);  // the position of column 0
   const uint64_t block0 = first / 4, blocks = (first + static_cast<uint64_t>(cols) - 1) / 4 - block0 + 1;
   for (uint64_t b = g.rank; b < blocks; b += g.size()) {
     PhiloxBlock words{};
-    if (d.shape.dropout) words = philox_block(d.state, block0 + b);
+    if ((block0 + b) * 4 < first + static_cast<uint64_t>(visible)) words = philox_block(d.state, block0 + b);
     for (int j = 0; j < 4; ++j) {
       const uint64_t position = (block0 + b) * 4 + j;
       if (position < first) continue;
       const int64_t c = static_cast<int64_t>(position - first);
       if (c >= cols) break;
-      fn(c, !d.shape.dropout || dropout_keep(words.w[j], d.threshold));
+      fn(c, dropout_keep(words.w[j], d.threshold));
     }
   }
 }
@@ -65,7 +71,7 @@ struct SoftmaxDropoutForwardOp {
     T mx;
     double sum;
     row_max_and_sum(g, visible, xr, neg_inf, mx, sum);
-    for_row_columns(g, draw, row, cols, [&](int64_t c, bool kept) {
+    for_row_columns(g, draw, row, cols, visible, [&](int64_t c, bool kept) {
       const T p = c < visible ? static_cast<T>(static_cast<double>(exp_t(xr[c] - mx)) / sum) : T(0);
       probs[row * cols + c] = p;
       y[row * cols + c] = !draw.shape.dropout ? p : c < visible && kept ? p * scale : T(0);
@@ -89,11 +95,11 @@ struct SoftmaxDropoutBackwardOp {
     const int64_t cols = draw.shape.cols, visible = visible_columns(draw.shape, row);
     const T* pr = probs + row * cols;
     double dot = 0;
-    for_row_columns(g, draw, row, visible, [&](int64_t c, bool kept) {
+    for_row_columns(g, draw, row, visible, visible, [&](int64_t c, bool kept) {
       dot += static_cast<double>(upstream(row, c, kept)) * static_cast<double>(pr[c]);
     });
     dot = g.allreduce(dot, SumOp{});
-    for_row_columns(g, draw, row, cols, [&](int64_t c, bool kept) {
+    for_row_columns(g, draw, row, cols, visible, [&](int64_t c, bool kept) {
       grad_x[row * cols + c] = c < visible ? static_cast<T>(pr[c] * (upstream(row, c, kept) - dot)) : T(0);
     });
   }

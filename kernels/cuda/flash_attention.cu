@@ -108,12 +108,32 @@ struct TilePair {
   }
 };
 
-// A visible score's dropout factor: scale when its word keeps it, else 0 (1 without dropout).
-template <typename T>
-__device__ T dropout_factor(const FlashArgs<T>& a, const TilePair& tp, int i, int j) {
+// Calls fn(i, j, factor) for every score (i, j) of the tile pair (i, j < tile) with its dropout
+// factor: scale when its word keeps it, else 0 (1 without dropout). With dropout the block's
+// threads take (row, Philox block) units, so each block of 4 words is computed once, not once per
+// score; without, they take scores in turn.
+template <typename T, typename Fn>
+__device__ void for_tile_scores(const FlashArgs<T>& a, const TilePair& tp, Fn&& fn) {
   const SoftmaxDropoutShape& s = a.shape.scores;
-  if (!s.dropout) return T(1);
-  return score_kept(s, a.state, a.threshold, tp.row(s, i), tp.k0 + j) ? a.scale : T(0);
+  const int tile = a.tile(), units_per_row = tile / 4 + 1;  // the blocks `tile` positions can span
+  if (!s.dropout) {
+    for (int pair = static_cast<int>(threadIdx.x); pair < tile * tile; pair += kThreads)
+      fn(pair / tile, pair % tile, T(1));
+    return;
+  }
+  for (int unit = static_cast<int>(threadIdx.x); unit < tile * units_per_row; unit += kThreads) {
+    const int i = unit / units_per_row;
+    const uint64_t first = a.state.offset + score_element(s, tp.row(s, i), tp.k0);  // the position of (i, 0)
+    const uint64_t block = first / 4 + static_cast<uint64_t>(unit % units_per_row);
+    if (block * 4 >= first + static_cast<uint64_t>(tile)) continue;
+    const PhiloxBlock words = philox_block(a.state, block);
+    for (int w = 0; w < 4; ++w) {
+      const uint64_t position = block * 4 + static_cast<uint64_t>(w);
+      if (position < first || position >= first + static_cast<uint64_t>(tile)) continue;
+      const T factor = dropout_keep(words.w[w], a.threshold) ? a.scale : T(0);
+      fn(i, static_cast<int>(position - first), factor);
+    }
+  }
 }
 
 // Rows [first, first + tile) of a [count, head_dim] matrix into a padded shared tile; rows past
@@ -176,11 +196,10 @@ __global__ void flash_forward_kernel(FlashArgs<T> a, T* out, T* lse, const T* q,
         row_max[tid] = m;
       }
       __syncthreads();
-      for (int pair = tid; pair < tile * tile; pair += kThreads) {  // (3) probabilities after dropout
-        const int i = pair / tile, j = pair % tile;
+      for_tile_scores(a, tp, [&](int i, int j, T factor) {  // (3) probabilities after dropout
         T& p = ps[i * lds + j];
-        p = tp.visible(s, i, j) ? exp_t(p - row_max[i]) * dropout_factor(a, tp, i, j) : T(0);
-      }
+        p = tp.visible(s, i, j) ? exp_t(p - row_max[i]) * factor : T(0);
+      });
       __syncthreads();
       MINIDL_FLASH_UNROLL
       for (int e = 0; e < kPerThread; ++e) {  // (4) acc = acc * rescale + P v
@@ -245,20 +264,17 @@ __device__ void load_query_tile(const FlashArgs<T>& a, const TilePair& tp, const
 template <typename T>
 __device__ void score_grads(const FlashArgs<T>& a, const TilePair& tp, const QueryTile<T>& qt, const T* ks,
                             const T* vs, T* ds, T* w) {
-  const int tile = a.tile();
   const int64_t dh = a.shape.head_dim, ld = a.smem.ld, lds = a.smem.lds();
-  for (int pair = static_cast<int>(threadIdx.x); pair < tile * tile; pair += kThreads) {
-    const int i = pair / tile, j = pair % tile;
+  for_tile_scores(a, tp, [&](int i, int j, T factor) {
     T grad = 0, weight = 0;
     if (tp.visible(a.shape.scores, i, j)) {
       const T p = exp_t(dot(qt.q + i * ld, ks + j * ld, dh) * a.score_scale() - qt.lse[i]);
-      const T factor = dropout_factor(a, tp, i, j);
       grad = p * (factor * dot(qt.grad_out + i * ld, vs + j * ld, dh) - qt.delta[i]);
       weight = factor * p;
     }
     ds[i * lds + j] = grad;
     if (w != nullptr) w[i * lds + j] = weight;
-  }
+  });
 }
 
 // grad_q = score_scale * sum over the key tiles of dS k: a block per query tile.
