@@ -114,9 +114,11 @@ void check_casts_match_the_cpu(Device device) {
   const Tensor x = Tensor::from_vector(uniform_values(35, 5, -1e4f, 1e4f), {5, 7});
   const Tensor on_device = to_device(x, device);
   // A transposed view exercises the strided copy.
-  EXPECT_EQ(bits_of(to_dtype(transpose(on_device, 0, 1), DType::BF16)), bits_of(to_dtype(transpose(x, 0, 1), DType::BF16)));
+  EXPECT_EQ(bits_of(to_dtype(transpose(on_device, 0, 1), DType::BF16)),
+            bits_of(to_dtype(transpose(x, 0, 1), DType::BF16)));
   const Tensor h = to_dtype(on_device, DType::BF16);
-  EXPECT_EQ(to_dtype(h, DType::F32).to_vector<float>(), to_dtype(to_dtype(x, DType::BF16), DType::F32).to_vector<float>());
+  EXPECT_EQ(to_dtype(h, DType::F32).to_vector<float>(),
+            to_dtype(to_dtype(x, DType::BF16), DType::F32).to_vector<float>());
   const Tensor filled = Tensor::full({3}, 1.0 / 3.0, DType::BF16, device);
   for (uint16_t b : bits_of(filled)) EXPECT_EQ(b, bf16(1.0f / 3.0f).bits);
 }
@@ -137,7 +139,8 @@ void expect_bf16_product(const Tensor& out, const std::vector<float>& a, const s
         magnitude += std::abs(prod);
       }
       const double bound = std::ldexp(std::abs(exact), -8) + static_cast<double>(k) * std::ldexp(magnitude, -23);
-      ASSERT_LE(std::abs(got[i * n + j] - exact), bound) << "C[" << i << "," << j << "] of " << m << "x" << n << "x" << k;
+      ASSERT_LE(std::abs(got[i * n + j] - exact), bound)
+          << "C[" << i << "," << j << "] of " << m << "x" << n << "x" << k;
     }
   }
 }
@@ -145,7 +148,8 @@ void expect_bf16_product(const Tensor& out, const std::vector<float>& a, const s
 void check_gemm_accumulates_in_f32(Device device) {
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 7, 3}, {65, 70, 33}, {64, 64, 300}}) {
     for (bool trans_b : {false, true}) {
-      const std::vector<float> a = rounded_to_bf16(uniform_values(m * k, 6)), b = rounded_to_bf16(uniform_values(k * n, 7));
+      const std::vector<float> a = rounded_to_bf16(uniform_values(m * k, 6)),
+                               b = rounded_to_bf16(uniform_values(k * n, 7));
       const Tensor ta = to_dtype(to_device(Tensor::from_vector(a, {m, k}), device), DType::BF16);
       Tensor tb = to_dtype(to_device(Tensor::from_vector(b, trans_b ? Shape{n, k} : Shape{k, n}), device), DType::BF16);
       if (trans_b) tb = transpose(tb, 0, 1);
@@ -202,8 +206,7 @@ void check_autocast_matmul(Device device) {
   for (auto [mixed_leaf, f32_leaf, bound] : {std::tuple{a16, a32, bound_a}, std::tuple{b16, b32, bound_b}}) {
     ASSERT_EQ(mixed_leaf.grad().dtype(), DType::F32);
     const std::vector<float> g = mixed_leaf.grad().to_vector<float>(), r = f32_leaf.grad().to_vector<float>();
-    for (size_t i = 0; i < g.size(); ++i)
-      ASSERT_NEAR(g[i], r[i], std::ldexp(bound[i], -6) + 1e-6) << "gradient " << i;
+    for (size_t i = 0; i < g.size(); ++i) ASSERT_NEAR(g[i], r[i], std::ldexp(bound[i], -6) + 1e-6) << "gradient " << i;
   }
 }
 
@@ -214,7 +217,8 @@ void check_autocast_broadcast_and_linear_gradients(Device device) {
   const std::vector<float> wv = uniform_values(m * k, 12), xv = uniform_values(batch * k * n, 13);
   std::vector<Tensor> w_grads;
   for (bool mixed : {false, true}) {
-    Tensor w = to_device(Tensor::from_vector(wv, {m, k}), device), x = to_device(Tensor::from_vector(xv, {batch, k, n}), device);
+    Tensor w = to_device(Tensor::from_vector(wv, {m, k}), device),
+           x = to_device(Tensor::from_vector(xv, {batch, k, n}), device);
     w.requires_grad_(true);
     const AutocastGuard guard(mixed ? std::optional(DType::BF16) : std::nullopt);
     sum(matmul(w, x)).backward();

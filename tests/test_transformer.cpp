@@ -348,7 +348,8 @@ TEST(GptEmulatedCuda, Bf16AutocastStaysWithinBf16RoundingOfF32) {
     }
     grads.push_back(g);
   }
-  const double logit_error = relative_rms_error(logits[1], logits[0]), grad_error = relative_rms_error(grads[1], grads[0]);
+  const double logit_error = relative_rms_error(logits[1], logits[0]);
+  const double grad_error = relative_rms_error(grads[1], grads[0]);
   EXPECT_GT(logit_error, 0) << "autocast changed nothing";
   EXPECT_LT(logit_error, std::ldexp(1.0, -6)) << "logits";
   EXPECT_LT(grad_error, std::ldexp(1.0, -5)) << "gradients";
