@@ -100,7 +100,8 @@ class GptBlock : public Module {
     const double p = config_.attention_dropout;
     if (config_.fused_attention && probs == nullptr)
       return flash_attention(q, k, v, p, true, is_training(), dropout_gen_);
-    const Tensor scores = mul(matmul(q, transpose(k, 2, 3)), 1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+    // The scale goes on q, which is T / dh times smaller than the [T, T] scores it would otherwise pass over.
+    const Tensor scores = matmul(mul(q, 1.0 / std::sqrt(static_cast<double>(q.size(-1)))), transpose(k, 2, 3));
     const Tensor probabilities = softmax_dropout(scores, p, true, is_training(), dropout_gen_);
     if (probs != nullptr) probs->push_back(probabilities);
     return matmul(probabilities, v);
