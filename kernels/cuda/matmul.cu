@@ -14,8 +14,8 @@
 // Blocks: blockIdx.x walks the output tiles (a block-uniform loop covers any count), blockIdx.z
 // the batch, at most 65535 matrices a launch (the launcher loops over chunks). Products accumulate
 // in compute_t<T> (f32 for bf16, whose operands are widened as they enter shared memory and whose
-// results round once on store) in increasing k order; the block shape is fixed, so results do not depend on the launch
-// policy. k == 0 writes zeros.
+// results round once on store) in increasing k order; the block shape is fixed, so results do not
+// depend on the launch policy. k == 0 writes zeros.
 #include <algorithm>
 #include <cstdint>
 
