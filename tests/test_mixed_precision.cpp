@@ -1,5 +1,7 @@
 // bf16 tensors and autocast: casts on every backend, the GEMM's f32 accumulation against exact
-// products, autocast's f32 results and gradients, and one clear error wherever bf16 has no kernel.
+// products, the bf16 elementwise, reduction and dropout kernels against the rounded f32 reference,
+// promotion to f32, autocast's results and gradients, and one clear error wherever bf16 has no
+// kernel.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include "framework/io/safetensors.h"
 #include "framework/ops/autocast.h"
 #include "framework/ops/ops.h"
+#include "framework/random/generator.h"
 
 namespace minidl {
 namespace {
@@ -164,7 +167,7 @@ void check_gemm_accumulates_in_f32(Device device) {
 }
 
 // Under autocast an f32 product on a CUDA device is the bf16 product of the rounded operands,
-// returned in f32; gradients reach the f32 leaves in f32 and approximate the f32 ones.
+// returned in bf16; gradients reach the f32 leaves in f32 and approximate the f32 ones.
 void check_autocast_matmul(Device device) {
   const int64_t batch = 3, m = 4, k = 37, n = 5;
   const std::vector<float> av = uniform_values(batch * m * k, 8), bv = uniform_values(k * n, 9);
@@ -181,18 +184,18 @@ void check_autocast_matmul(Device device) {
     AutocastGuard guard(DType::BF16);
     out = matmul(a16, b16);
   }
-  ASSERT_EQ(out.dtype(), DType::F32);
+  ASSERT_EQ(out.dtype(), DType::BF16);
   ASSERT_EQ(out.shape(), (Shape{batch, m, n}));
   expect_bf16_product(out, rounded_to_bf16(av), rounded_to_bf16(bv), batch * m, n, k, false);
 
   auto [a32, b32] = leaves();
   const Tensor exact = matmul(a32, b32);
-  const std::vector<float> f32 = exact.to_vector<float>(), mixed = out.to_vector<float>();
+  const std::vector<float> f32 = exact.to_vector<float>(), mixed = to_dtype(out, DType::F32).to_vector<float>();
   EXPECT_NE(f32, mixed) << "autocast left the operands in f32";
 
   const std::vector<float> wv = uniform_values(batch * m * n, 10);
   const Tensor weights = to_device(Tensor::from_vector(wv, {batch, m, n}), device);
-  sum(mul(out, weights)).backward();
+  sum(mul(out, weights)).backward();  // bf16 * f32 computes in f32
   sum(mul(exact, weights)).backward();
   // dA = W B^T and dB = A^T W, each factor rounded to bf16 (2^-8 relative) and the product
   // rounded once more: within 3 * 2^-8 < 2^-6 of the sum of the magnitudes of the terms.
@@ -239,12 +242,168 @@ void check_autocast_broadcast_and_linear_gradients(Device device) {
   EXPECT_TRUE(linear_weight.grad().is_contiguous()) << "the optimizer would copy a transposed gradient every step";
 }
 
+// x's values as a bf16 tensor on device, and the same values in f32 on the CPU: the reference.
+struct Bf16Operand {
+  Tensor device_bf16, cpu_f32;
+};
+
+Bf16Operand bf16_operand(const std::vector<float>& v, const Shape& shape, Device device) {
+  const Tensor cpu = Tensor::from_vector(rounded_to_bf16(v), shape);
+  return {to_dtype(to_device(cpu, device), DType::BF16), cpu};
+}
+
+// A bf16 kernel computes in f32 and rounds once on store, so its result is the f32 reference's,
+// rounded: bit for bit in the emulator, within max_ulps bf16 ulps on a GPU, whose exp and erf may
+// differ from the host's libm in the last f32 ulp.
+void expect_rounded_reference(const Tensor& got, const Tensor& reference_f32, int max_ulps, const std::string& what) {
+  ASSERT_EQ(got.dtype(), DType::BF16) << what;
+  ASSERT_EQ(got.shape(), reference_f32.shape()) << what;
+  const std::vector<uint16_t> bits = bits_of(got), expected = bits_of(to_dtype(reference_f32, DType::BF16));
+  for (size_t i = 0; i < bits.size(); ++i)
+    ASSERT_LE(std::abs(static_cast<int>(bits[i]) - static_cast<int>(expected[i])), max_ulps)
+        << what << " element " << i << ": bits " << bits[i] << " vs " << expected[i];
+}
+
+// Every unary and binary kind, strided and broadcast operands, their gradients, and the reductions.
+void check_bf16_elementwise_and_reductions(Device device, int max_ulps) {
+  const Bf16Operand x = bf16_operand(uniform_values(7 * 301, 21, -3, 3), {7, 301}, device);
+  const Bf16Operand positive = bf16_operand(uniform_values(7 * 301, 22, 0.1f, 4), {7, 301}, device);
+  const Bf16Operand row = bf16_operand(uniform_values(301, 23), {301}, device);
+  using Unary = Tensor (*)(const Tensor&);
+  for (auto [name, op] : {std::pair<const char*, Unary>{"neg", neg}, {"exp", exp}, {"relu", relu}, {"gelu", gelu},
+                          {"tanh", tanh}, {"sigmoid", sigmoid}})
+    expect_rounded_reference(op(x.device_bf16), op(x.cpu_f32), max_ulps, name);
+  expect_rounded_reference(log(positive.device_bf16), log(positive.cpu_f32), max_ulps, "log");
+  expect_rounded_reference(sqrt(positive.device_bf16), sqrt(positive.cpu_f32), max_ulps, "sqrt");
+  expect_rounded_reference(gelu(transpose(x.device_bf16, 0, 1)), gelu(transpose(x.cpu_f32, 0, 1)), max_ulps,
+                           "gelu of a transposed view");
+  using Binary = Tensor (*)(const Tensor&, const Tensor&);
+  for (auto [name, op] :
+       {std::pair<const char*, Binary>{"add", add}, {"sub", sub}, {"mul", mul}, {"div", div}, {"pow", pow}}) {
+    expect_rounded_reference(op(positive.device_bf16, x.device_bf16), op(positive.cpu_f32, x.cpu_f32), max_ulps, name);
+    expect_rounded_reference(op(x.device_bf16, row.device_bf16), op(x.cpu_f32, row.cpu_f32), max_ulps,
+                             std::string(name) + " with a broadcast row");
+  }
+  expect_rounded_reference(mul(x.device_bf16, 0.1767767), mul(x.cpu_f32, static_cast<double>(bf16(0.1767767f))), 0,
+                           "mul by a scalar (the scalar is stored in bf16)");
+
+  Tensor leaf = x.device_bf16.detach();
+  leaf.requires_grad_(true);
+  sum(gelu(leaf)).backward();  // sum's gradient is ones, so x's gradient is gelu'(x), rounded
+  Tensor reference_leaf = x.cpu_f32.detach();
+  reference_leaf.requires_grad_(true);
+  sum(gelu(reference_leaf)).backward();
+  expect_rounded_reference(leaf.grad(), reference_leaf.grad(), max_ulps, "gelu backward");
+
+  // Sums accumulate in f64: exact for these bf16 values (8 significant bits within a few binades),
+  // so each is the f64 sum rounded to f32 and then to bf16.
+  const std::vector<float> values = to_dtype(x.device_bf16, DType::F32).to_vector<float>();
+  std::vector<float> row_sums(7), row_max(7, -INFINITY), column_sums(301);
+  std::vector<double> column_totals(301, 0);
+  std::vector<int64_t> row_argmax(7, 0);
+  for (size_t r = 0; r < 7; ++r) {
+    double total = 0;
+    for (size_t c = 0; c < 301; ++c) {
+      const float v = values[r * 301 + c];
+      total += v;
+      column_totals[c] += v;
+      if (v > row_max[r]) {
+        row_max[r] = v;
+        row_argmax[r] = static_cast<int64_t>(c);
+      }
+    }
+    row_sums[r] = static_cast<float>(total);
+  }
+  for (size_t c = 0; c < 301; ++c) column_sums[c] = static_cast<float>(column_totals[c]);
+  expect_rounded_reference(sum(x.device_bf16, {1}), Tensor::from_vector(row_sums, {7}), 0, "row sums");
+  expect_rounded_reference(max(x.device_bf16, 1), Tensor::from_vector(row_max, {7}), 0, "row maxima");
+  EXPECT_EQ(to_device(argmax(x.device_bf16, 1), kCPU).to_vector<int64_t>(), row_argmax);
+  expect_rounded_reference(sum(x.device_bf16, {0}), Tensor::from_vector(column_sums, {301}), 0, "column sums");
+  expect_rounded_reference(sum(transpose(x.device_bf16, 0, 1), {0}), Tensor::from_vector(row_sums, {7}), 0,
+                           "row sums of a transposed view");
+}
+
+// bf16 meeting f32 computes in f32, and each operand's gradient comes back in its own dtype.
+void check_bf16_promotes_to_f32(Device device) {
+  const Bf16Operand x = bf16_operand(uniform_values(24, 31), {4, 6}, device);
+  const std::vector<float> yv = uniform_values(6, 32);
+  Tensor h = x.device_bf16.detach(), y = to_device(Tensor::from_vector(yv, {6}), device);
+  h.requires_grad_(true);
+  y.requires_grad_(true);
+  const Tensor out = mul(h, y);
+  ASSERT_EQ(out.dtype(), DType::F32);
+  EXPECT_EQ(to_device(out, kCPU).to_vector<float>(), mul(x.cpu_f32, Tensor::from_vector(yv, {6})).to_vector<float>());
+  sum(out).backward();
+  ASSERT_EQ(h.grad().dtype(), DType::BF16);
+  ASSERT_EQ(y.grad().dtype(), DType::F32);
+  // d/dh = y broadcast, rounded to bf16; d/dy = column sums of h, in f32.
+  std::vector<float> expected_h, expected_y(6, 0);
+  const std::vector<float> hv = x.cpu_f32.to_vector<float>();
+  for (size_t i = 0; i < hv.size(); ++i) {
+    expected_h.push_back(yv[i % 6]);
+    expected_y[i % 6] += hv[i];
+  }
+  expect_rounded_reference(h.grad(), Tensor::from_vector(expected_h, {4, 6}), 0, "bf16 operand's gradient");
+  const std::vector<float> gy = to_device(y.grad(), kCPU).to_vector<float>();
+  for (size_t j = 0; j < 6; ++j) EXPECT_NEAR(gy[j], expected_y[j], 1e-6) << "f32 operand's gradient " << j;
+  expect_error([&] { add(to_device(Tensor::zeros({2}), device), to_device(Tensor::zeros({2}, DType::F64), device)); },
+               "different dtypes");
+}
+
+// Dropout of bf16 and the fused bias + dropout + residual with a bf16 input draw the f32 ops' masks
+// from the same words, and compute the same values before rounding.
+void check_bf16_dropout(Device device) {
+  const Bf16Operand x = bf16_operand(uniform_values(3 * 1003, 41), {3, 1003}, device);
+  Generator g16(5), g32(5);
+  expect_rounded_reference(dropout(x.device_bf16, 0.3, true, g16), dropout(x.cpu_f32, 0.3, true, g32), 0, "dropout");
+
+  const std::vector<float> bias = uniform_values(1003, 42), residual = uniform_values(3 * 1003, 43);
+  const Tensor b = to_device(Tensor::from_vector(bias, {1003}), device),
+               r = to_device(Tensor::from_vector(residual, {3, 1003}), device);
+  Tensor h = x.device_bf16.detach(), h32 = to_dtype(x.device_bf16, DType::F32).detach();
+  h.requires_grad_(true);
+  h32.requires_grad_(true);
+  Generator m16(6), m32(6);
+  const Tensor mixed = bias_dropout_residual(h, b, r, 0.2, true, m16);
+  const Tensor reference = bias_dropout_residual(h32, b, r, 0.2, true, m32);
+  ASSERT_EQ(mixed.dtype(), DType::F32);
+  EXPECT_EQ(to_device(mixed, kCPU).to_vector<float>(), to_device(reference, kCPU).to_vector<float>());
+  const Tensor weights = to_device(Tensor::from_vector(uniform_values(3 * 1003, 44), {3, 1003}), device);
+  sum(mul(mixed, weights)).backward();
+  sum(mul(reference, weights)).backward();
+  expect_rounded_reference(h.grad(), to_device(h32.grad(), kCPU), 0, "bias_dropout_residual's gradient of x");
+}
+
+// Under autocast the ops that compute in f32 take bf16 and return f32: the f32 op on the widened
+// values. Outside autocast a bf16 operand of such an op is an error that says what to do.
+void check_autocast_widens_f32_ops(Device device) {
+  const Bf16Operand x = bf16_operand(uniform_values(4 * 10, 51), {4, 10}, device);
+  const Tensor widened = to_dtype(x.device_bf16, DType::F32);
+  const Tensor w = to_device(Tensor::full({10}, 1.5), device), b = to_device(Tensor::full({10}, 0.25), device);
+  const Tensor target = to_device(Tensor::from_vector(std::vector<int64_t>{1, 0, 9, 3}, {4}), device);
+  expect_error([&] { softmax(x.device_bf16, 1); }, "no bf16 kernel");
+  const AutocastGuard guard(DType::BF16);
+  const auto same = [](const Tensor& got, const Tensor& reference, const char* what) {
+    ASSERT_EQ(got.dtype(), DType::F32) << what;
+    EXPECT_EQ(to_device(got, kCPU).to_vector<float>(), to_device(reference, kCPU).to_vector<float>()) << what;
+  };
+  same(layer_norm(x.device_bf16, w, b), layer_norm(widened, w, b), "layer_norm");
+  same(softmax(x.device_bf16, 1), softmax(widened, 1), "softmax");
+  same(cross_entropy(x.device_bf16, target), cross_entropy(widened, target), "cross_entropy");
+  same(mean(x.device_bf16), mean(widened), "mean");
+  same(sum(x.device_bf16, {0}), sum(widened, {0}), "sum");
+}
+
 #if defined(MINIDL_HAS_EMU)
 const Device kEmu{DeviceType::CUDAEmu, 0};
 TEST(Bf16EmulatedCuda, CastsMatchTheCpuBitForBit) { check_casts_match_the_cpu(kEmu); }
 TEST(Bf16EmulatedCuda, GemmAccumulatesInF32) { check_gemm_accumulates_in_f32(kEmu); }
-TEST(AutocastEmulatedCuda, MatmulRoundsItsOperandsAndReturnsF32) { check_autocast_matmul(kEmu); }
+TEST(AutocastEmulatedCuda, MatmulRoundsItsOperandsAndReturnsBf16) { check_autocast_matmul(kEmu); }
 TEST(AutocastEmulatedCuda, BroadcastAndLinearGradients) { check_autocast_broadcast_and_linear_gradients(kEmu); }
+TEST(Bf16EmulatedCuda, ElementwiseAndReductionsRoundTheF32Result) { check_bf16_elementwise_and_reductions(kEmu, 0); }
+TEST(Bf16EmulatedCuda, Bf16MeetingF32ComputesInF32) { check_bf16_promotes_to_f32(kEmu); }
+TEST(Bf16EmulatedCuda, DropoutDrawsTheF32Masks) { check_bf16_dropout(kEmu); }
+TEST(AutocastEmulatedCuda, F32OpsWidenBf16) { check_autocast_widens_f32_ops(kEmu); }
 #endif
 
 // The same on a GPU: cuBLAS's bf16 GEMM by default, the native kernel under MINIDL_GEMM=native.
@@ -257,8 +416,12 @@ class Bf16Gpu : public ::testing::Test {
 };
 TEST_F(Bf16Gpu, CastsMatchTheCpuBitForBit) { check_casts_match_the_cpu(gpu_); }
 TEST_F(Bf16Gpu, GemmAccumulatesInF32) { check_gemm_accumulates_in_f32(gpu_); }
-TEST_F(Bf16Gpu, AutocastMatmulRoundsItsOperandsAndReturnsF32) { check_autocast_matmul(gpu_); }
+TEST_F(Bf16Gpu, AutocastMatmulRoundsItsOperandsAndReturnsBf16) { check_autocast_matmul(gpu_); }
 TEST_F(Bf16Gpu, AutocastBroadcastAndLinearGradients) { check_autocast_broadcast_and_linear_gradients(gpu_); }
+TEST_F(Bf16Gpu, ElementwiseAndReductionsRoundTheF32Result) { check_bf16_elementwise_and_reductions(gpu_, 1); }
+TEST_F(Bf16Gpu, Bf16MeetingF32ComputesInF32) { check_bf16_promotes_to_f32(gpu_); }
+TEST_F(Bf16Gpu, DropoutDrawsTheF32Masks) { check_bf16_dropout(gpu_); }
+TEST_F(Bf16Gpu, AutocastF32OpsWidenBf16) { check_autocast_widens_f32_ops(gpu_); }
 
 }  // namespace
 }  // namespace minidl

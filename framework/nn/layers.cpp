@@ -20,7 +20,8 @@ Tensor Linear::forward(const Tensor& x) {
   MINIDL_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == in_features_,
                "Linear: input {} does not end in {} features", x.describe(), in_features_);
   const Tensor y = matmul(x, transpose(weight_, 0, 1));
-  return bias_.defined() ? add(y, bias_) : y;
+  // Under autocast y is bf16 (ops/autocast.h), and the bias joins it in bf16, as in PyTorch's addmm.
+  return bias_.defined() ? add(y, to_dtype(bias_, y.dtype())) : y;
 }
 
 LayerNorm::LayerNorm(int64_t features, double eps) : eps_(eps) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "framework/autograd/node.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/checks.h"
 #include "framework/ops/conv.h"
@@ -94,6 +95,7 @@ Tensor cat_groups(int64_t groups, int64_t dim, const std::function<Tensor(int64_
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding, Size2 dilation,
               int64_t groups) {
+  if (autocast_widens(x)) return conv2d(autocast_to_f32(x), weight, bias, stride, padding, dilation, groups);
   check_input(x, "conv2d");
   check_compatible(x, weight, "conv2d");
   MINIDL_CHECK(weight.dim() == 4 && weight.size(2) > 0 && weight.size(3) > 0,
@@ -120,9 +122,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
   } else {
     const Tensor w = reshape(weight.detach(), {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});
     const Tensor cols = im2col(x.detach(), g);
-    y = reshape(cat_groups(groups, 1,
-                           [&](int64_t k) { return matmul(group_part(w, 0, k, groups), group_part(cols, 1, k, groups)); }),
-                output_shape(x, out_channels, g));
+    // Under autocast the GEMMs return bf16 (autocast.h); the convolution returns x's dtype.
+    y = to_dtype(reshape(cat_groups(groups, 1,
+                                    [&](int64_t k) {
+                                      return matmul(group_part(w, 0, k, groups), group_part(cols, 1, k, groups));
+                                    }),
+                         output_shape(x, out_channels, g)),
+                 x.dtype());
   }
   if (bias.defined()) y = add(y, reshape(bias.detach(), {1, out_channels, 1, 1}));
   record_op("conv2d", {x, weight, bias}, y, {x, weight},
@@ -133,6 +139,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
 }
 
 Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
+  if (autocast_widens(x)) return max_pool2d(autocast_to_f32(x), kernel, stride, padding);
   const Window2d g = pool_window(x, kernel, stride, padding, "max_pool2d");
   const Tensor xc = contiguous(x.detach());
   Tensor y = Tensor::empty(output_shape(x, x.size(1), g), x.dtype(), x.device());
@@ -145,10 +152,12 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
 }
 
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bool count_include_pad) {
+  if (autocast_widens(x)) return avg_pool2d(autocast_to_f32(x), kernel, stride, padding, count_include_pad);
   return avg_pool(x, pool_window(x, kernel, stride, padding, "avg_pool2d"), count_include_pad, "avg_pool2d");
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
+  if (autocast_widens(x)) return adaptive_avg_pool2d(autocast_to_f32(x), out_h, out_w);
   check_input(x, "adaptive_avg_pool2d");
   MINIDL_CHECK(out_h > 0 && out_w > 0, "adaptive_avg_pool2d: output size must be positive, got {}x{}", out_h, out_w);
   const Window2d g{x.size(0) * x.size(1), {x.size(2), out_h, 1, 1, 0, 1, true}, {x.size(3), out_w, 1, 1, 0, 1, true}};

@@ -47,14 +47,14 @@ class DeviceBackend final : public Backend {
   }
 
   void unary(UnaryKind kind, const Tensor& out, const Tensor& x) override {
-    visit_floating(x.dtype(), "unary", operands(out, x), [&](auto tag) {
+    visit_floating<Bf16::Accepted>(x.dtype(), "unary", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       kernels::unary_forward<T>(kind, out.numel(), out.data<T>(), x.data<T>(), make_indexer(x), kDefaultStream);
     });
   }
 
   void unary_backward(UnaryKind kind, const Tensor& gx, const Tensor& gy, const Tensor& x, const Tensor& y) override {
-    visit_floating(x.dtype(), "unary backward", operands(gx, gy, x, y), [&](auto tag) {
+    visit_floating<Bf16::Accepted>(x.dtype(), "unary backward", operands(gx, gy, x, y), [&](auto tag) {
       using T = decltype(tag);
       kernels::unary_backward<T>(kind, gx.numel(), gx.data<T>(), gy.data<T>(), x.data<T>(), y.data<T>(),
                                  kDefaultStream);
@@ -62,7 +62,7 @@ class DeviceBackend final : public Backend {
   }
 
   void binary(BinaryKind kind, const Tensor& out, const Tensor& a, const Tensor& b) override {
-    visit_floating(a.dtype(), "binary", operands(out, a, b), [&](auto tag) {
+    visit_floating<Bf16::Accepted>(a.dtype(), "binary", operands(out, a, b), [&](auto tag) {
       using T = decltype(tag);
       kernels::binary_forward<T>(kind, out.numel(), out.data<T>(), a.data<T>(), make_indexer(a), b.data<T>(),
                                  make_indexer(b), kDefaultStream);
@@ -71,14 +71,14 @@ class DeviceBackend final : public Backend {
 
   void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
               int64_t inner) override {
-    visit_floating(x.dtype(), "reduce", operands(out, x), [&](auto tag) {
+    visit_floating<Bf16::Accepted>(x.dtype(), "reduce", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       kernels::reduce<T>(kind, outer, extent, inner, out.data<T>(), x.data<T>(), kDefaultStream);
     });
   }
 
   void argmax_rows(const Tensor& out, const Tensor& x, int64_t cols) override {
-    visit_floating(x.dtype(), "argmax", operands(out, x), [&](auto tag) {
+    visit_floating<Bf16::Accepted>(x.dtype(), "argmax", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       kernels::argmax_rows<T>(out.numel(), cols, out.data<int64_t>(), x.data<T>(), kDefaultStream);
     });
@@ -175,7 +175,7 @@ class DeviceBackend final : public Backend {
 
   void dropout_affine(const Tensor& out, const Tensor& x, const PhiloxState& state, uint64_t threshold,
                       const DropoutAffine& rule) override {
-    visit_floating(x.dtype(), "dropout", operands(out, x), [&](auto tag) {
+    visit_floating<Bf16::Accepted>(x.dtype(), "dropout", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
       kernels::dropout_affine<T>(x.numel(), state, threshold, rule, out.data<T>(), x.data<T>(), kDefaultStream);
     });
@@ -229,11 +229,16 @@ class DeviceBackend final : public Backend {
 
   void bias_dropout_residual(const Tensor& out, const Tensor& x, const Tensor& bias, const Tensor& residual,
                              const PhiloxState& state, uint64_t threshold, double scale) override {
-    visit_floating(x.dtype(), "bias_dropout_residual", operands(out, x, bias, residual), [&](auto tag) {
+    visit_floating(out.dtype(), "bias_dropout_residual", operands(out, x, bias, residual), [&](auto tag) {
       using T = decltype(tag);
-      kernels::bias_dropout_residual<T>(x.numel(), out.size(-1), state, threshold, static_cast<T>(scale),
-                                        out.data<T>(), x.data<T>(), bias.data<T>(), residual.data<T>(),
-                                        kDefaultStream);
+      const auto run = [&](const auto* xs) {
+        kernels::bias_dropout_residual<T>(x.numel(), out.size(-1), state, threshold, static_cast<T>(scale),
+                                          out.data<T>(), xs, bias.data<T>(), residual.data<T>(), kDefaultStream);
+      };
+      if constexpr (std::is_same_v<T, float>) {
+        if (x.dtype() == DType::BF16) return run(x.data<bf16>());
+      }
+      run(x.data<T>());
     });
   }
 

@@ -27,8 +27,9 @@ KernelWork operands(const Operands&... xs) {
   return {(operand_bytes(xs) + ... + 0.0), 0.0};
 }
 
-// Whether a backend's kernel has a bf16 form (bf16 storage, f32 compute): only the CUDA devices'
-// matmul so far; everything else computes in f32 (autocast.h).
+// Whether a backend's kernel has a bf16 form (bf16 storage, f32 compute): on the CUDA devices,
+// matmul, the elementwise and reduction kernels, and the fused ops of the transformer block; the
+// CPU computes in f32 (autocast.h).
 enum class Bf16 { Rejected, Accepted };
 
 // Calls fn(T{}) for f32 and f64, and for bf16 where the kernel accepts it; ops reject other
@@ -46,7 +47,7 @@ void visit_floating(DType dtype, const char* what, const KernelWork& work, Fn&& 
         fn(bf16{});
         return;
       } else {
-        MINIDL_FAIL("{}: no bf16 kernel on this device (bf16 runs the CUDA devices' matmul, under autocast): "
+        MINIDL_FAIL("{}: no bf16 kernel on this device (bf16 runs on the CUDA devices, under autocast): "
                     "convert with to_dtype(x, f32)", what);
       }
     default: MINIDL_FAIL("{}: dtype {} is not supported: expected f32 or f64", what, dtype_name(dtype));

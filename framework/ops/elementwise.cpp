@@ -12,15 +12,27 @@ namespace {
 
 std::string name_of(OpId op) { return std::string(op_name(op)); }
 
-// Runs a binary kernel on a and b broadcast to their common shape.
-Tensor binary_forward(OpId op, BinaryKind kind, const Tensor& a, const Tensor& b) {
+// A binary op's result and the operands it was computed from.
+struct BinaryResult {
+  Tensor out, a, b;
+};
+
+// Runs a binary kernel on a and b broadcast to their common shape. A bf16 operand meeting an f32
+// or f64 one is widened to it first (bf16 is a storage type: arithmetic with a wider operand is
+// done in the wider one, as in PyTorch), through to_dtype, so its gradient comes back in bf16.
+// Other mixed dtypes are an error.
+BinaryResult binary_forward(OpId op, BinaryKind kind, Tensor a, Tensor b) {
   const std::string name = name_of(op);
+  check_defined(a, name.c_str());
+  check_defined(b, name.c_str());
+  if (a.dtype() == DType::BF16 && b.dtype() != DType::BF16 && is_floating(b.dtype())) a = to_dtype(a, b.dtype());
+  if (b.dtype() == DType::BF16 && a.dtype() != DType::BF16 && is_floating(a.dtype())) b = to_dtype(b, a.dtype());
   check_compatible(a, b, name.c_str());
   check_floating(a, name.c_str());
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name.c_str());
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   backend_for(a.device()).binary(kind, out, expand(a.detach(), shape), expand(b.detach(), shape));
-  return out;
+  return {out, a, b};
 }
 
 Tensor unary_op(OpId op, UnaryKind kind, const Tensor& x) {
@@ -41,39 +53,39 @@ Tensor scalar_like(double value, const Tensor& like) {
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward(OpId::Add, BinaryKind::Add, a, b);
-  record_op("add", {a, b}, out, {}, [](const Tensor& g, const std::vector<Tensor>&) { return grad::add(g); });
-  return out;
+  const BinaryResult r = binary_forward(OpId::Add, BinaryKind::Add, a, b);
+  record_op("add", {r.a, r.b}, r.out, {}, [](const Tensor& g, const std::vector<Tensor>&) { return grad::add(g); });
+  return r.out;
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward(OpId::Sub, BinaryKind::Sub, a, b);
-  record_op("sub", {a, b}, out, {}, [](const Tensor& g, const std::vector<Tensor>&) { return grad::sub(g); });
-  return out;
+  const BinaryResult r = binary_forward(OpId::Sub, BinaryKind::Sub, a, b);
+  record_op("sub", {r.a, r.b}, r.out, {}, [](const Tensor& g, const std::vector<Tensor>&) { return grad::sub(g); });
+  return r.out;
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward(OpId::Mul, BinaryKind::Mul, a, b);
-  record_op("mul", {a, b}, out, {a, b},
+  const BinaryResult r = binary_forward(OpId::Mul, BinaryKind::Mul, a, b);
+  record_op("mul", {r.a, r.b}, r.out, {r.a, r.b},
             [](const Tensor& g, const std::vector<Tensor>& s) { return grad::mul(g, s[0], s[1]); });
-  return out;
+  return r.out;
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward(OpId::Div, BinaryKind::Div, a, b);
-  record_op("div", {a, b}, out, {a, b},
+  const BinaryResult r = binary_forward(OpId::Div, BinaryKind::Div, a, b);
+  record_op("div", {r.a, r.b}, r.out, {r.a, r.b},
             [](const Tensor& g, const std::vector<Tensor>& s) { return grad::div(g, s[0], s[1]); });
-  return out;
+  return r.out;
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward(OpId::Pow, BinaryKind::Pow, a, b);
-  record_op("pow", {a, b}, out, {a, b, out},
+  const BinaryResult r = binary_forward(OpId::Pow, BinaryKind::Pow, a, b);
+  record_op("pow", {r.a, r.b}, r.out, {r.a, r.b, r.out},
             [](const Tensor& g, const std::vector<Tensor>& s) { return grad::pow(g, s[0], s[1], s[2]); });
-  return out;
+  return r.out;
 }
 
-Tensor eq(const Tensor& a, const Tensor& b) { return binary_forward(OpId::Eq, BinaryKind::Eq, a, b); }
+Tensor eq(const Tensor& a, const Tensor& b) { return binary_forward(OpId::Eq, BinaryKind::Eq, a, b).out; }
 
 Tensor add(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
 Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }

@@ -208,12 +208,17 @@ Grads conv2d(const Tensor& g, const Tensor& x, const Tensor& weight, const Windo
   const Tensor gy = minidl::reshape(minidl::contiguous(g), {x.size(0), out_channels, win.h.out * win.w.out});
   const Tensor w = minidl::reshape(weight, {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});
   const Tensor cols = im2col(x, win);
-  const Tensor gcols = cat_groups(groups, 1, [&](int64_t k) {
-    return minidl::matmul(minidl::transpose(group_part(w, 0, k, groups), 0, 1), group_part(gy, 1, k, groups));
-  });
+  // Under autocast the GEMMs return bf16 (autocast.h); col2im takes g's dtype.
+  const Tensor gcols = minidl::to_dtype(cat_groups(groups, 1,
+                                                   [&](int64_t k) {
+                                                     return minidl::matmul(
+                                                         minidl::transpose(group_part(w, 0, k, groups), 0, 1),
+                                                         group_part(gy, 1, k, groups));
+                                                   }),
+                                        g.dtype());
   const Tensor gw = cat_groups(groups, 0, [&](int64_t k) {
     const Tensor cols_t = minidl::transpose(group_part(cols, 1, k, groups), 1, 2);
-    return minidl::sum(minidl::matmul(group_part(gy, 1, k, groups), cols_t), {0});
+    return minidl::to_dtype(minidl::sum(minidl::matmul(group_part(gy, 1, k, groups), cols_t), {0}), weight.dtype());
   });
   return {col2im(gcols, win, x.shape()), minidl::reshape(gw, weight.shape()),
           has_bias ? minidl::sum(gy, {0, 2}) : Tensor()};
@@ -272,10 +277,11 @@ Grads random_rule(RandomRule rule, const Tensor& g, const PhiloxState& state, do
 
 // out = residual + dropout(x + bias): dx = dropout(g), dbias = dx summed over rows (by the
 // engine's broadcast reduction), dresidual = g.
-Grads bias_dropout_residual(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale) {
+Grads bias_dropout_residual(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale,
+                            DType x_dtype) {
   Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
   backend_for(g.device()).dropout_affine(gx, minidl::contiguous(g), state, threshold, DropoutAffine{scale, 0, 0});
-  return {gx, gx, g};
+  return {minidl::to_dtype(gx, x_dtype), gx, g};
 }
 
 }  // namespace minidl::grad

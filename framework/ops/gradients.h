@@ -59,6 +59,7 @@ Grads dropout_packed(const Tensor& g, const Tensor& bits, double scale);
 Grads gaussian_noise(const Tensor& g, const PhiloxState& state, double mul_sigma);
 Grads dropblock(const Tensor& g, const PhiloxState& state, uint64_t threshold, int64_t block, double scale);
 Grads random_rule(RandomRule rule, const Tensor& g, const PhiloxState& state, double param);
-Grads bias_dropout_residual(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale);
+// x_dtype: the forward's x, which may be bf16 under an f32 residual.
+Grads bias_dropout_residual(const Tensor& g, const PhiloxState& state, uint64_t threshold, double scale, DType x_dtype);
 
 }  // namespace minidl::grad

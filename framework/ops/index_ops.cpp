@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "framework/autograd/node.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/checks.h"
 #include "framework/ops/gradients.h"
@@ -48,6 +49,7 @@ IndexGroups group_index(const Tensor& index, int64_t rows, const char* op) {
 }
 
 Tensor gather_rows(const Tensor& x, const IndexGroups& groups) {
+  if (autocast_widens(x)) return gather_rows(autocast_to_f32(x), groups);
   check_floating(x, "gather_rows");
   check_groups_device(x, groups, "gather_rows");
   check_rows_of(x, groups.rows, "x", "gather_rows");
@@ -62,6 +64,7 @@ Tensor gather_rows(const Tensor& x, const IndexGroups& groups) {
 }
 
 Tensor scatter_add_rows(const Tensor& src, const IndexGroups& groups) {
+  if (autocast_widens(src)) return scatter_add_rows(autocast_to_f32(src), groups);
   check_floating(src, "scatter_add_rows");
   check_groups_device(src, groups, "scatter_add_rows");
   check_rows_of(src, groups.index.numel(), "src", "scatter_add_rows");
@@ -76,6 +79,7 @@ Tensor scatter_add_rows(const Tensor& src, const IndexGroups& groups) {
 }
 
 Tensor segment_softmax(const Tensor& scores, const IndexGroups& groups) {
+  if (autocast_widens(scores)) return segment_softmax(autocast_to_f32(scores), groups);
   check_floating(scores, "segment_softmax");
   check_groups_device(scores, groups, "segment_softmax");
   check_rows_of(scores, groups.index.numel(), "scores", "segment_softmax");

@@ -2,7 +2,8 @@
 // than copied; other layouts are made contiguous first. A contiguous batch times one matrix
 // (Linear on a sequence) is one GEMM over the flattened rows, so its backward needs no sum over
 // the batch.
-// Under autocast (autocast.h) the product of f32 operands on a CUDA device is computed in bf16.
+// Under autocast (autocast.h) a product with an f32 operand on a CUDA device is computed in bf16
+// and returned in bf16.
 #include <algorithm>
 
 #include "framework/autograd/node.h"
@@ -89,7 +90,18 @@ Tensor batched_gemm(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  check_defined(a_in, "matmul");
+  check_defined(b_in, "matmul");
+  Tensor a = a_in, b = b_in;
+  const std::optional<DType> autocast = autocast_dtype();
+  if (autocast && (a.dtype() == DType::F32 || b.dtype() == DType::F32)) {
+    MINIDL_CHECK(a.device().type != DeviceType::CPU,
+                 "matmul: autocast to {} runs on CUDA devices (cuda, cuda-emu), got {}: the CPU computes in f32",
+                 dtype_name(*autocast), a.describe());
+    if (a.dtype() == DType::F32) a = to_dtype(a, *autocast);
+    if (b.dtype() == DType::F32) b = to_dtype(b, *autocast);
+  }
   check_compatible(a, b, "matmul");
   check_floating(a, "matmul");
   MINIDL_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected operands with at least 2 dims, got {} and {}",
@@ -99,14 +111,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() > 2 && b.dim() == 2 && a.numel() > 0 && a.is_contiguous()) {
     Shape out_shape = a.shape();
     out_shape.back() = b.size(1);
-    return reshape(matmul(reshape(a, {-1, a.size(-1)}), b), out_shape);
-  }
-  const std::optional<DType> autocast = autocast_dtype();
-  if (autocast && a.dtype() == DType::F32) {
-    MINIDL_CHECK(a.device().type != DeviceType::CPU,
-                 "matmul: autocast to {} runs on CUDA devices (cuda, cuda-emu), got {}: the CPU computes in f32",
-                 dtype_name(*autocast), a.describe());
-    return to_dtype(batched_gemm(to_dtype(a, *autocast), to_dtype(b, *autocast)), DType::F32);
+    return reshape(batched_gemm(reshape(a, {-1, a.size(-1)}), b), out_shape);
   }
   return batched_gemm(a, b);
 }

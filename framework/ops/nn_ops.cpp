@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "framework/autograd/node.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/checks.h"
 #include "framework/ops/gradients.h"
@@ -13,6 +14,7 @@ namespace minidl {
 namespace {
 
 Tensor softmax_op(bool log, const Tensor& x, int64_t dim) {
+  if (autocast_widens(x)) return softmax_op(log, autocast_to_f32(x), dim);
   const char* name = log ? "log_softmax" : "softmax";
   check_floating(x, name);
   dim = wrap_dim(dim, x.dim(), name);
@@ -33,6 +35,7 @@ Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op(false, x, dim);
 Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op(true, x, dim); }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
+  if (autocast_widens(logits)) return cross_entropy(autocast_to_f32(logits), target);
   check_floating(logits, "cross_entropy");
   check_defined(target, "cross_entropy");
   MINIDL_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got {}", logits.describe());
@@ -59,6 +62,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, double label_smoothing) {
   MINIDL_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy: label_smoothing = {} is outside [0, 1]",
                label_smoothing);
+  if (autocast_widens(logits)) return cross_entropy(autocast_to_f32(logits), target, label_smoothing);
   const Tensor ce = cross_entropy(logits, target);
   if (label_smoothing == 0.0) return ce;
   const Tensor uniform_term = neg(mean(log_softmax(logits, 1)));  // mean over rows and classes
@@ -66,6 +70,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, double label_sm
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target) {
+  if (autocast_widens(input) || autocast_widens(target))
+    return mse_loss(autocast_to_f32(input), autocast_to_f32(target));
   check_compatible(input, target, "mse_loss");
   check_floating(input, "mse_loss");
   MINIDL_CHECK(input.shape() == target.shape(), "mse_loss: input {} and target {} differ in shape", input.describe(),
@@ -81,6 +87,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  if (autocast_widens(x)) return layer_norm(autocast_to_f32(x), weight, bias, eps);
   check_floating(x, "layer_norm");
   check_compatible(x, weight, "layer_norm");
   check_compatible(x, bias, "layer_norm");
@@ -103,6 +110,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 }
 
 Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev) {
+  if (autocast_widens(gates) || autocast_widens(c_prev)) return lstm_cell(autocast_to_f32(gates), autocast_to_f32(c_prev));
   check_floating(gates, "lstm_cell");
   check_compatible(gates, c_prev, "lstm_cell");
   MINIDL_CHECK(c_prev.dim() == 2, "lstm_cell: c_prev must be [batch, hidden], got {}", c_prev.describe());

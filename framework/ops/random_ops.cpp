@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "framework/autograd/node.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/checks.h"
 #include "framework/ops/gradients.h"
@@ -46,6 +47,7 @@ Tensor bernoulli(const char* name, const Tensor& x, double p, const DropoutAffin
 }  // namespace
 
 Tensor bernoulli_dropout(const Tensor& x, double p, const DropoutAffine& rule, const Shape& mask_shape, Generator& gen) {
+  if (autocast_widens(x)) return bernoulli_dropout(autocast_to_f32(x), p, rule, mask_shape, gen);
   check_floating(x, "bernoulli_dropout");
   // The building block of the named variants, which warn about p = 1 under their own names.
   check_drop_probability(p, false, "bernoulli_dropout");
@@ -68,6 +70,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
 }
 
 Tensor dropout_packed(const Tensor& x, double p, bool training, Generator& gen) {
+  if (autocast_widens(x)) return dropout_packed(autocast_to_f32(x), p, training, gen);
   check_floating(x, "dropout_packed");
   check_drop_probability(p, training, "dropout_packed");
   if (!training || p == 0.0) return x;
@@ -86,6 +89,7 @@ Tensor dropout_packed(const Tensor& x, double p, bool training, Generator& gen) 
 }
 
 Tensor gaussian_noise(const Tensor& x, double mul_sigma, double add_sigma, Generator& gen) {
+  if (autocast_widens(x)) return gaussian_noise(autocast_to_f32(x), mul_sigma, add_sigma, gen);
   check_floating(x, "gaussian_noise");
   MINIDL_CHECK(mul_sigma >= 0 && std::isfinite(mul_sigma), "gaussian_noise: mul_sigma = {} must be finite and >= 0",
                mul_sigma);
@@ -114,6 +118,7 @@ double dropblock_gamma(double p, int64_t block, int64_t height, int64_t width) {
 }
 
 Tensor dropblock(const Tensor& x, double p, int64_t block, bool training, Generator& gen) {
+  if (autocast_widens(x)) return dropblock(autocast_to_f32(x), p, block, training, gen);
   check_floating(x, "dropblock");
   check_drop_probability(p, training, "dropblock");
   MINIDL_CHECK(x.dim() >= 2, "dropblock: x must be [..., H, W], got {}", x.describe());
@@ -146,6 +151,7 @@ const char* random_rule_name(RandomRule rule) {
 }
 
 Tensor random_rule(RandomRule rule, const Tensor& x, double param, bool training, Generator& gen) {
+  if (autocast_widens(x)) return random_rule(rule, autocast_to_f32(x), param, training, gen);
   const char* name = random_rule_name(rule);
   check_floating(x, name);
   bool valid = false;
@@ -163,9 +169,15 @@ Tensor random_rule(RandomRule rule, const Tensor& x, double param, bool training
 
 Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& residual, double p, bool training,
                              Generator& gen) {
+  if (autocast_widens(residual))
+    return bias_dropout_residual(x, bias, autocast_to_f32(residual), p, training, gen);
   check_floating(x, "bias_dropout_residual");
-  check_compatible(x, bias, "bias_dropout_residual");
-  check_compatible(x, residual, "bias_dropout_residual");
+  check_compatible(residual, bias, "bias_dropout_residual");
+  // x, a GEMM's output, may be bf16 under an f32 bias and residual stream: the kernel reads it as f32.
+  const bool bf16_x = x.dtype() == DType::BF16 && residual.dtype() == DType::F32;
+  if (!bf16_x) check_compatible(x, residual, "bias_dropout_residual");
+  MINIDL_CHECK(x.device() == residual.device(), "bias_dropout_residual: x on {}, residual on {}", x.device().str(),
+               residual.device().str());
   check_drop_probability(p, training, "bias_dropout_residual");
   MINIDL_CHECK(x.dim() >= 1 && bias.dim() == 1 && bias.size(0) == x.size(-1),
                "bias_dropout_residual: bias must be [{}] (x's last dim), got {}", x.dim() >= 1 ? x.size(-1) : 0,
@@ -176,18 +188,19 @@ Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& 
   const double scale = inverted_scale(effective_p);
   const uint64_t threshold = dropout_threshold(effective_p);
   const PhiloxState state = gen.reserve(training ? static_cast<uint64_t>(x.numel()) : 0);
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor out = Tensor::empty(x.shape(), residual.dtype(), x.device());
   backend_for(x.device())
       .bias_dropout_residual(out, contiguous(x.detach()), contiguous(bias.detach()), contiguous(residual.detach()),
                              state, threshold, scale);
   record_op("bias_dropout_residual", {x, bias, residual}, out, {},
-            [state, threshold, scale](const Tensor& g, const std::vector<Tensor>&) {
-              return grad::bias_dropout_residual(g, state, threshold, scale);
+            [state, threshold, scale, x_dtype = x.dtype()](const Tensor& g, const std::vector<Tensor>&) {
+              return grad::bias_dropout_residual(g, state, threshold, scale, x_dtype);
             });
   return out;
 }
 
 Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool training, Generator& gen) {
+  if (autocast_widens(scores)) return softmax_dropout(autocast_to_f32(scores), p, causal, training, gen);
   check_floating(scores, "softmax_dropout");
   check_drop_probability(p, training, "softmax_dropout");
   MINIDL_CHECK(scores.dim() >= 2 && scores.size(-1) > 0, "softmax_dropout: expected scores [..., queries, keys], got {}",
@@ -211,6 +224,8 @@ Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool trainin
 
 Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, double p, bool causal, bool training,
                        Generator& gen) {
+  if (autocast_widens(q) || autocast_widens(k) || autocast_widens(v))
+    return flash_attention(autocast_to_f32(q), autocast_to_f32(k), autocast_to_f32(v), p, causal, training, gen);
   check_floating(q, "flash_attention");
   check_compatible(q, k, "flash_attention");
   check_compatible(q, v, "flash_attention");

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "framework/autograd/node.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/checks.h"
 #include "framework/ops/gradients.h"
@@ -90,15 +91,20 @@ Tensor sum_or_mean(ReduceKind kind, const Tensor& x, std::vector<int64_t> dims, 
 
 }  // namespace
 
+// Under autocast, sum and mean of bf16 return f32 (autocast.h); sum_to, a gradient's reduction,
+// keeps its input's dtype (the bf16 kernel accumulates in f64 all the same).
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  if (autocast_widens(x)) return sum(autocast_to_f32(x), std::move(dims), keepdim);
   return sum_or_mean(ReduceKind::Sum, x, std::move(dims), keepdim);
 }
 
 Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  if (autocast_widens(x)) return mean(autocast_to_f32(x), std::move(dims), keepdim);
   return sum_or_mean(ReduceKind::Mean, x, std::move(dims), keepdim);
 }
 
 Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
+  if (autocast_widens(x)) return max(autocast_to_f32(x), dim, keepdim);
   check_floating(x, "max");
   dim = wrap_dim(dim, x.dim(), "max");
   MINIDL_CHECK(x.dim() == 0 || x.size(dim) > 0, "max: dim {} of {} is empty", dim, x.describe());
@@ -121,9 +127,6 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  // bf16 has no reduce kernel: the sum runs in f32. This is how a broadcast operand of autocast's
-  // matmul gets its gradient.
-  if (x.dtype() == DType::BF16) return to_dtype(sum_to(to_dtype(x, DType::F32), shape), DType::BF16);
   const int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
   MINIDL_CHECK(lead >= 0, "sum_to: cannot reduce {} to the larger shape {}", x.describe(), shape_str(shape));
   std::vector<int64_t> dims;
@@ -136,7 +139,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
                    x.describe());
     }
   }
-  return reshape(dims.empty() ? x : sum(x, dims, true), shape);
+  return reshape(dims.empty() ? x : sum_or_mean(ReduceKind::Sum, x, dims, true), shape);
 }
 
 }  // namespace minidl

@@ -4,6 +4,7 @@
 // The element rules come from kernels/common/dropout_rules.h, shared with the CPU reference.
 #include <cstdint>
 
+#include "kernels/common/bfloat16.h"
 #include "kernels/common/dropout_rules.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/random_rules.h"
@@ -35,20 +36,25 @@ __device__ void for_my_words(int64_t n, const PhiloxState& state, Fn fn) {
   }
 }
 
-// Four elements whose alignment allows one 16-byte (f32) access: what a Philox block covers.
+// Four elements whose alignment allows one vector access: what a Philox block covers.
 template <typename T>
 struct alignas(4 * sizeof(T)) Quad {
   T v[4];
 };
 
+template <typename T>
+__device__ FW_INLINE bool quad_aligned(const T* p) {
+  return reinterpret_cast<uintptr_t>(p) % sizeof(Quad<T>) == 0;
+}
+
 // out[i] = fn(word of i, i, a[i], b[i]...) for this thread's groups, over one or more input
-// arrays. Where the groups line up with aligned quads of out and the inputs (offset % 4 == 0, all
-// arrays aligned), each group is one vector load per input and one vector store instead of four
-// strided scalar accesses each; the values computed are the same either way.
+// arrays (each of its own element type). Where the groups line up with aligned quads of out and
+// the inputs (offset % 4 == 0, all arrays aligned), each group is one vector load per input and
+// one vector store instead of four strided scalar accesses each; the values computed are the same
+// either way.
 template <typename T, typename Fn, typename... In>
 __device__ void map_my_words(int64_t n, const PhiloxState& state, T* out, Fn fn, const In*... in) {
-  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % sizeof(Quad<T>) == 0; };
-  if (state.offset % 4 != 0 || !aligned(out) || !(aligned(in) && ...)) {
+  if (state.offset % 4 != 0 || !quad_aligned(out) || !(quad_aligned(in) && ...)) {
     for_my_words(n, state, [&](int64_t i, uint32_t word) { out[i] = fn(word, i, in[i]...); });
     return;
   }
@@ -56,10 +62,9 @@ __device__ void map_my_words(int64_t n, const PhiloxState& state, T* out, Fn fn,
     const PhiloxBlock words = philox_block(state, state.offset / 4 + static_cast<uint64_t>(g));
     if (4 * g + 4 <= n) {
       Quad<T> q;
-      const auto loaded = [g](const auto* p) { return reinterpret_cast<const Quad<T>*>(p)[g]; };
       [&](const auto&... quads) {
         for (int j = 0; j < 4; ++j) q.v[j] = fn(words.w[j], 4 * g + j, quads.v[j]...);
-      }(loaded(in)...);
+      }(reinterpret_cast<const Quad<In>*>(in)[g]...);
       reinterpret_cast<Quad<T>*>(out)[g] = q;
     } else {
       for (int64_t i = 4 * g; i < n; ++i) out[i] = fn(words.w[i - 4 * g], i, in[i]...);
@@ -75,12 +80,15 @@ __global__ void dropout_mask_kernel(int64_t n, PhiloxState state, uint64_t thres
   for_my_words(n, state, [&](int64_t i, uint32_t word) { mask[i] = dropout_keep(word, threshold) ? 1 : 0; });
 }
 
-template <typename T>
-__global__ void dropout_affine_kernel(int64_t n, PhiloxState state, uint64_t threshold, T scale, T shift, T dropped,
+// bf16 is computed in float (compute_t) and rounded once on store.
+template <typename T, typename C = compute_t<T>>
+__global__ void dropout_affine_kernel(int64_t n, PhiloxState state, uint64_t threshold, C scale, C shift, C dropped,
                                       T* out, const T* x) {
   map_my_words(
       n, state, out,
-      [&](uint32_t word, int64_t, T v) { return dropout_keep(word, threshold) ? scale_shift(v, scale, shift) : dropped; },
+      [&](uint32_t word, int64_t, T v) {
+        return T(dropout_keep(word, threshold) ? scale_shift(C(v), scale, shift) : dropped);
+      },
       x);
 }
 
@@ -89,16 +97,17 @@ __global__ void uniform_fill_kernel(int64_t n, PhiloxState state, T* out) {
   for_my_words(n, state, [&](int64_t i, uint32_t word) { out[i] = static_cast<T>(uniform_open(word)); });
 }
 
-// The bias column i % cols in 32-bit arithmetic where n allows (index_mod, grid_stride.h).
-template <typename T>
+// The bias column i % cols in 32-bit arithmetic where n allows (index_mod, grid_stride.h). x is T
+// or bf16 (a bf16 GEMM's output), read as T.
+template <typename T, typename X>
 __global__ void bias_dropout_residual_kernel(int64_t n, PhiloxState state, uint64_t threshold, int64_t cols, T scale,
-                                             T* out, const T* x, const T* bias, const T* residual) {
+                                             T* out, const X* x, const T* bias, const T* residual) {
   const bool index32 = n <= 0xffffffffll;
   map_my_words(
       n, state, out,
-      [&](uint32_t word, int64_t i, T v, T r) {
+      [&](uint32_t word, int64_t i, X v, T r) {
         const int64_t c = index32 ? index_mod<uint32_t>(i, cols) : index_mod<int64_t>(i, cols);
-        return dropout_keep(word, threshold) ? fused_multiply_add(v + bias[c], scale, r) : r;
+        return dropout_keep(word, threshold) ? fused_multiply_add(T(v) + bias[c], scale, r) : r;
       },
       x, residual);
 }
@@ -185,8 +194,9 @@ void dropout_mask(int64_t n, const PhiloxState& state, uint64_t threshold, uint8
 template <typename T>
 void dropout_affine(int64_t n, const PhiloxState& state, uint64_t threshold, const DropoutAffine& rule, T* out,
                     const T* x, Stream stream) {
+  using C = compute_t<T>;
   launch_groups("dropout_affine", dropout_affine_kernel<T>, n, state, stream, threshold,
-                static_cast<T>(rule.keep_scale), static_cast<T>(rule.keep_shift), static_cast<T>(rule.drop_value), out,
+                static_cast<C>(rule.keep_scale), static_cast<C>(rule.keep_shift), static_cast<C>(rule.drop_value), out,
                 x);
 }
 
@@ -217,10 +227,10 @@ void dropblock_mask(int64_t planes, int64_t height, int64_t width, int64_t block
                draws, mask);
 }
 
-template <typename T>
+template <typename T, typename X>
 void bias_dropout_residual(int64_t n, int64_t cols, const PhiloxState& state, uint64_t threshold, T scale, T* out,
-                           const T* x, const T* bias, const T* residual, Stream stream) {
-  launch_groups("bias_dropout_residual", bias_dropout_residual_kernel<T>, n, state, stream, threshold, cols, scale,
+                           const X* x, const T* bias, const T* residual, Stream stream) {
+  launch_groups("bias_dropout_residual", bias_dropout_residual_kernel<T, X>, n, state, stream, threshold, cols, scale,
                 out, x, bias, residual);
 }
 
@@ -239,11 +249,15 @@ void random_rule(RandomRule rule, int64_t n, const PhiloxState& state, T param, 
   template void gaussian_noise<T>(int64_t, const PhiloxState&, T, T, T*, const T*, Stream);                        \
   template void uniform_fill<T>(int64_t, const PhiloxState&, T*, Stream);                                          \
   template void dropblock_mask<T>(int64_t, int64_t, int64_t, int64_t, const uint8_t*, T*, Stream);                 \
-  template void bias_dropout_residual<T>(int64_t, int64_t, const PhiloxState&, uint64_t, T, T*, const T*, const T*, \
-                                         const T*, Stream);                                                         \
+  template void bias_dropout_residual<T, T>(int64_t, int64_t, const PhiloxState&, uint64_t, T, T*, const T*,       \
+                                            const T*, const T*, Stream);                                            \
   template void random_rule<T>(RandomRule, int64_t, const PhiloxState&, T, bool, T*, const T*, Stream);
 MINIDL_DROPOUT_INSTANTIATE(float)
 MINIDL_DROPOUT_INSTANTIATE(double)
 #undef MINIDL_DROPOUT_INSTANTIATE
+template void dropout_affine<bf16>(int64_t, const PhiloxState&, uint64_t, const DropoutAffine&, bf16*, const bf16*,
+                                   Stream);
+template void bias_dropout_residual<float>(int64_t, int64_t, const PhiloxState&, uint64_t, float, float*, const bf16*,
+                                           const float*, const float*, Stream);
 
 }  // namespace minidl::MINIDL_CUDA_NS

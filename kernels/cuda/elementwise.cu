@@ -1,6 +1,7 @@
 // Elementwise kernels: unary and binary math, copies and casts between views, fills. Every
 // element is computed by the scalar functions the CPU reference uses (kernels/common/unary.h), in
-// a grid-stride loop, so results depend neither on the grid nor on the block size.
+// a grid-stride loop, so results depend neither on the grid nor on the block size. bf16 (GPU
+// only, no CPU reference) is computed in float and rounded once on store.
 //
 // Two paths per op:
 // - contiguous operands: plain indexing, and when every pointer is 16-byte aligned, 16-byte vector
@@ -78,6 +79,24 @@ __device__ FW_INLINE int64_t offset_of(const StridedIndexer& ix, int64_t i) {
   }
 }
 
+// The scalar math of kernels/common/unary.h in compute_t<T> (float for bf16), rounded once on
+// store; for float and double, exactly the reference's expression.
+template <typename T, UnaryKind K>
+__device__ FW_INLINE T unary_value(T x) {
+  return T(::minidl::unary_forward(K, compute_t<T>(x)));
+}
+
+template <typename T, UnaryKind K>
+__device__ FW_INLINE T unary_gradient(T grad_y, T x, T y) {
+  using C = compute_t<T>;
+  return T(C(grad_y) * ::minidl::unary_derivative(K, C(x), C(y)));
+}
+
+template <typename T, BinaryKind K>
+__device__ FW_INLINE T binary_value(T a, T b) {
+  return T(::minidl::binary_forward(K, compute_t<T>(a), compute_t<T>(b)));
+}
+
 // ---- unary
 
 template <typename T, UnaryKind K, bool Vectorized>
@@ -86,16 +105,16 @@ __global__ void unary_contiguous_kernel(int64_t n, T* out, const T* x) {
       n,
       [&](int64_t k) {
         Pack<T> v = load_pack(x, k);
-        for (int j = 0; j < Pack<T>::kWidth; ++j) v.v[j] = ::minidl::unary_forward(K, v.v[j]);
+        for (int j = 0; j < Pack<T>::kWidth; ++j) v.v[j] = unary_value<T, K>(v.v[j]);
         store_pack(out, k, v);
       },
-      [&](int64_t i) { out[i] = ::minidl::unary_forward(K, x[i]); });
+      [&](int64_t i) { out[i] = unary_value<T, K>(x[i]); });
 }
 
 template <typename T, UnaryKind K, bool Index32>
 __global__ void unary_strided_kernel(int64_t n, T* out, const T* x, StridedIndexer ix) {
   for (int64_t i = thread_index(); i < n; i += thread_count())
-    out[i] = ::minidl::unary_forward(K, x[offset_of<Index32>(ix, i)]);
+    out[i] = unary_value<T, K>(x[offset_of<Index32>(ix, i)]);
 }
 
 template <typename T, UnaryKind K, bool Vectorized>
@@ -105,10 +124,10 @@ __global__ void unary_backward_kernel(int64_t n, T* grad_x, const T* grad_y, con
       [&](int64_t k) {
         const Pack<T> gy = load_pack(grad_y, k), xv = load_pack(x, k), yv = load_pack(y, k);
         Pack<T> gx;
-        for (int j = 0; j < Pack<T>::kWidth; ++j) gx.v[j] = gy.v[j] * ::minidl::unary_derivative(K, xv.v[j], yv.v[j]);
+        for (int j = 0; j < Pack<T>::kWidth; ++j) gx.v[j] = unary_gradient<T, K>(gy.v[j], xv.v[j], yv.v[j]);
         store_pack(grad_x, k, gx);
       },
-      [&](int64_t i) { grad_x[i] = grad_y[i] * ::minidl::unary_derivative(K, x[i], y[i]); });
+      [&](int64_t i) { grad_x[i] = unary_gradient<T, K>(grad_y[i], x[i], y[i]); });
 }
 
 // ---- binary
@@ -120,17 +139,17 @@ __global__ void binary_contiguous_kernel(int64_t n, T* out, const T* a, const T*
       [&](int64_t k) {
         const Pack<T> av = load_pack(a, k), bv = load_pack(b, k);
         Pack<T> o;
-        for (int j = 0; j < Pack<T>::kWidth; ++j) o.v[j] = ::minidl::binary_forward(K, av.v[j], bv.v[j]);
+        for (int j = 0; j < Pack<T>::kWidth; ++j) o.v[j] = binary_value<T, K>(av.v[j], bv.v[j]);
         store_pack(out, k, o);
       },
-      [&](int64_t i) { out[i] = ::minidl::binary_forward(K, a[i], b[i]); });
+      [&](int64_t i) { out[i] = binary_value<T, K>(a[i], b[i]); });
 }
 
 template <typename T, BinaryKind K, bool Index32>
 __global__ void binary_strided_kernel(int64_t n, T* out, const T* a, StridedIndexer ia, const T* b,
                                       StridedIndexer ib) {
   for (int64_t i = thread_index(); i < n; i += thread_count())
-    out[i] = ::minidl::binary_forward(K, a[offset_of<Index32>(ia, i)], b[offset_of<Index32>(ib, i)]);
+    out[i] = binary_value<T, K>(a[offset_of<Index32>(ia, i)], b[offset_of<Index32>(ib, i)]);
 }
 
 // ---- copies, casts, fills
@@ -278,6 +297,7 @@ void fill(int64_t n, T* out, T value, Stream stream) {
                                   const StridedIndexer&, Stream);
 MINIDL_FLOAT_LAUNCHERS(float)
 MINIDL_FLOAT_LAUNCHERS(double)
+MINIDL_FLOAT_LAUNCHERS(bf16)
 #undef MINIDL_FLOAT_LAUNCHERS
 
 #define MINIDL_COPY(D, S) \

@@ -7,8 +7,9 @@
 // columns of one o, threadIdx.x picking the column (coalesced reads along inner) and threadIdx.y
 // striding over the extent, then a tree over y in shared memory combines; blocks loop over tiles.
 //
-// Sum and Mean accumulate in double (for float and double input) and round once, as the CPU
-// reference does, so only the order of the double sum differs from it. Max is exact in any
+// Sum and Mean accumulate in double (for float, double and bf16 input) and round once, as the CPU
+// reference does, so only the order of the double sum differs from it. bf16 (GPU only) is compared
+// and shuffled as float. Max is exact in any
 // order, a NaN anywhere giving NaN (NanMaxOp). Argmax keeps (value, index) candidates under a
 // total order (NaN first, then larger value, then smaller index), so it matches the reference's
 // "first maximum, NaN counts as maximum" exactly, whatever the launch configuration.
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/common/bfloat16.h"
 #include "kernels/common/reduce_kind.h"
 #include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/launch.h"
@@ -36,14 +38,14 @@ template <typename T>
 struct SumReduce {
   using Acc = double;
   using Op = SumOp;
-  __device__ static T finish(Acc acc, double scale) { return static_cast<T>(acc * scale); }
+  __device__ static T finish(Acc acc, double scale) { return T(static_cast<compute_t<T>>(acc * scale)); }
 };
 
 template <typename T>
 struct MaxReduce {
-  using Acc = T;
+  using Acc = compute_t<T>;
   using Op = NanMaxOp;
-  __device__ static T finish(Acc acc, double) { return acc; }
+  __device__ static T finish(Acc acc, double) { return T(acc); }
 };
 
 template <typename T, typename R>
@@ -137,10 +139,11 @@ __global__ void argmax_rows_kernel(int64_t rows, int64_t cols, int64_t* out, con
   const int64_t lane = threadIdx.x % 32;
   for (int64_t row = int64_t{blockIdx.x} * warps + threadIdx.x / 32; row < rows; row += int64_t{gridDim.x} * warps) {
     const T* xr = x + row * cols;
-    ArgCandidate<T> best{T(0), -1};
-    for (int64_t c = lane; c < cols; c += 32) best = better(best, ArgCandidate<T>{xr[c], c});
+    using C = compute_t<T>;
+    ArgCandidate<C> best{C(0), -1};
+    for (int64_t c = lane; c < cols; c += 32) best = better(best, ArgCandidate<C>{C(xr[c]), c});
     for (int offset = 16; offset > 0; offset /= 2) {
-      const ArgCandidate<T> other{
+      const ArgCandidate<C> other{
           __shfl_xor_sync(kFullWarpMask, best.value, offset),
           static_cast<int64_t>(__shfl_xor_sync(kFullWarpMask, static_cast<long long>(best.index), offset))};
       best = better(best, other);
@@ -177,7 +180,8 @@ template <typename T>
 void reduce(ReduceKind kind, int64_t outer, int64_t extent, int64_t inner, T* out, const T* x, Stream stream) {
   if (outer <= 0 || inner <= 0) return;
   if (kind == ReduceKind::Max) {
-    reduce_with<T, MaxReduce<T>>(outer, extent, inner, -std::numeric_limits<T>::infinity(), 1.0, out, x, stream);
+    reduce_with<T, MaxReduce<T>>(outer, extent, inner, -std::numeric_limits<compute_t<T>>::infinity(), 1.0, out, x,
+                                 stream);
   } else {
     // The reference's scale: 1 / 0 = inf for an empty Mean, and 0 * inf = NaN.
     const double scale = kind == ReduceKind::Mean ? 1.0 / static_cast<double>(extent) : 1.0;
@@ -197,5 +201,7 @@ template void reduce<float>(ReduceKind, int64_t, int64_t, int64_t, float*, const
 template void reduce<double>(ReduceKind, int64_t, int64_t, int64_t, double*, const double*, Stream);
 template void argmax_rows<float>(int64_t, int64_t, int64_t*, const float*, Stream);
 template void argmax_rows<double>(int64_t, int64_t, int64_t*, const double*, Stream);
+template void reduce<bf16>(ReduceKind, int64_t, int64_t, int64_t, bf16*, const bf16*, Stream);
+template void argmax_rows<bf16>(int64_t, int64_t, int64_t*, const bf16*, Stream);
 
 }  // namespace minidl::MINIDL_CUDA_NS
