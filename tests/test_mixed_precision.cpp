@@ -394,6 +394,75 @@ void check_autocast_widens_f32_ops(Device device) {
   same(sum(x.device_bf16, {0}), sum(widened, {0}), "sum");
 }
 
+double relative_rms_difference(const Tensor& a, const Tensor& b) {
+  const std::vector<float> x = to_dtype(to_device(contiguous(a), kCPU), DType::F32).to_vector<float>(),
+                           y = to_dtype(to_device(contiguous(b), kCPU), DType::F32).to_vector<float>();
+  double err = 0, ref = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    err += (static_cast<double>(x[i]) - y[i]) * (static_cast<double>(x[i]) - y[i]);
+    ref += static_cast<double>(y[i]) * y[i];
+  }
+  return std::sqrt(err / ref);
+}
+
+// The attention kernels on bf16 widen each tile to f32 and round each result once, so the forward
+// is the f32 kernel's on the same (rounded) values, rounded: bit for bit on the same device, masks
+// included. Gradients see the saved bf16 probabilities and outputs, so they match the f32 ones to
+// a few bf16 roundings (2^-9 relative each; about one is seen).
+void check_bf16_attention(Device device) {
+  const int64_t batch = 2, heads = 2, t = 37, dh = 16;
+  const Shape shape{batch, heads, t, dh};
+  const auto operand = [&](uint32_t seed, float range) {
+    return to_dtype(to_device(Tensor::from_vector(uniform_values(shape_numel(shape), seed, -range, range), shape),
+                              device),
+                    DType::BF16);
+  };
+  const Tensor scores = to_dtype(
+      to_device(Tensor::from_vector(uniform_values(batch * heads * t * t, 61, -4, 4), {batch, heads, t, t}), device),
+      DType::BF16);
+  const Tensor q = operand(63, 2), k = operand(64, 2), v = operand(65, 1), g = operand(66, 1);
+  const Tensor g_scores = to_dtype(
+      to_device(Tensor::from_vector(uniform_values(batch * heads * t * t, 67), {batch, heads, t, t}), device),
+      DType::BF16);
+
+  // softmax_dropout: forward bit for bit, and the gradient.
+  {
+    Tensor x16 = scores.detach(), x32 = to_dtype(scores, DType::F32).detach();
+    x16.requires_grad_(true);
+    x32.requires_grad_(true);
+    Generator gen16(7), gen32(7);
+    const Tensor y16 = softmax_dropout(x16, 0.25, true, true, gen16);
+    const Tensor y32 = softmax_dropout(x32, 0.25, true, true, gen32);
+    expect_rounded_reference(y16, to_device(y32, kCPU), 0, "softmax_dropout");
+    sum(mul(y16, g_scores)).backward();
+    sum(mul(y32, to_dtype(g_scores, DType::F32))).backward();
+    ASSERT_EQ(x16.grad().dtype(), DType::BF16);
+    EXPECT_LT(relative_rms_difference(x16.grad(), x32.grad()), std::ldexp(1.0, -7)) << "softmax_dropout gradient";
+  }
+  // flash_attention: forward bit for bit, and the three gradients.
+  {
+    std::vector<Tensor> leaves16, leaves32;
+    for (const Tensor& x : {q, k, v}) {
+      Tensor a = x.detach(), b = to_dtype(x, DType::F32).detach();
+      a.requires_grad_(true);
+      b.requires_grad_(true);
+      leaves16.push_back(a);
+      leaves32.push_back(b);
+    }
+    Generator gen16(8), gen32(8);
+    const Tensor out16 = flash_attention(leaves16[0], leaves16[1], leaves16[2], 0.2, true, true, gen16);
+    const Tensor out32 = flash_attention(leaves32[0], leaves32[1], leaves32[2], 0.2, true, true, gen32);
+    expect_rounded_reference(out16, to_device(out32, kCPU), 0, "flash_attention");
+    sum(mul(out16, g)).backward();
+    sum(mul(out32, to_dtype(g, DType::F32))).backward();
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_EQ(leaves16[i].grad().dtype(), DType::BF16);
+      EXPECT_LT(relative_rms_difference(leaves16[i].grad(), leaves32[i].grad()), std::ldexp(1.0, -7))
+          << "flash_attention gradient of input " << i;
+    }
+  }
+}
+
 #if defined(MINIDL_HAS_EMU)
 const Device kEmu{DeviceType::CUDAEmu, 0};
 TEST(Bf16EmulatedCuda, CastsMatchTheCpuBitForBit) { check_casts_match_the_cpu(kEmu); }
@@ -403,6 +472,7 @@ TEST(AutocastEmulatedCuda, BroadcastAndLinearGradients) { check_autocast_broadca
 TEST(Bf16EmulatedCuda, ElementwiseAndReductionsRoundTheF32Result) { check_bf16_elementwise_and_reductions(kEmu, 0); }
 TEST(Bf16EmulatedCuda, Bf16MeetingF32ComputesInF32) { check_bf16_promotes_to_f32(kEmu); }
 TEST(Bf16EmulatedCuda, DropoutDrawsTheF32Masks) { check_bf16_dropout(kEmu); }
+TEST(Bf16EmulatedCuda, AttentionRoundsTheF32Kernels) { check_bf16_attention(kEmu); }
 TEST(AutocastEmulatedCuda, F32OpsWidenBf16) { check_autocast_widens_f32_ops(kEmu); }
 #endif
 
@@ -421,6 +491,7 @@ TEST_F(Bf16Gpu, AutocastBroadcastAndLinearGradients) { check_autocast_broadcast_
 TEST_F(Bf16Gpu, ElementwiseAndReductionsRoundTheF32Result) { check_bf16_elementwise_and_reductions(gpu_, 1); }
 TEST_F(Bf16Gpu, Bf16MeetingF32ComputesInF32) { check_bf16_promotes_to_f32(gpu_); }
 TEST_F(Bf16Gpu, DropoutDrawsTheF32Masks) { check_bf16_dropout(gpu_); }
+TEST_F(Bf16Gpu, AttentionRoundsTheF32Kernels) { check_bf16_attention(gpu_); }
 TEST_F(Bf16Gpu, AutocastF32OpsWidenBf16) { check_autocast_widens_f32_ops(gpu_); }
 
 }  // namespace

@@ -314,9 +314,9 @@ class DeviceBackend final : public Backend {
 
   void softmax_dropout(const SoftmaxDropoutShape& shape, const Tensor& y, const Tensor& probs, const Tensor& x,
                        const PhiloxState& state, uint64_t threshold, double scale) override {
-    visit_floating(x.dtype(), "softmax_dropout", operands(y, probs, x), [&](auto tag) {
+    visit_floating<Bf16::Accepted>(x.dtype(), "softmax_dropout", operands(y, probs, x), [&](auto tag) {
       using T = decltype(tag);
-      kernels::softmax_dropout_forward<T>(x.numel() / shape.cols, shape, state, threshold, static_cast<T>(scale),
+      kernels::softmax_dropout_forward<T>(x.numel() / shape.cols, shape, state, threshold, static_cast<compute_t<T>>(scale),
                                           y.data<T>(), probs.data<T>(), x.data<T>(), kDefaultStream);
     });
   }
@@ -324,9 +324,9 @@ class DeviceBackend final : public Backend {
   void softmax_dropout_backward(const SoftmaxDropoutShape& shape, const Tensor& gx, const Tensor& gy,
                                 const Tensor& probs, const PhiloxState& state, uint64_t threshold,
                                 double scale) override {
-    visit_floating(probs.dtype(), "softmax_dropout backward", operands(gx, gy, probs), [&](auto tag) {
+    visit_floating<Bf16::Accepted>(probs.dtype(), "softmax_dropout backward", operands(gx, gy, probs), [&](auto tag) {
       using T = decltype(tag);
-      kernels::softmax_dropout_backward<T>(probs.numel() / shape.cols, shape, state, threshold, static_cast<T>(scale),
+      kernels::softmax_dropout_backward<T>(probs.numel() / shape.cols, shape, state, threshold, static_cast<compute_t<T>>(scale),
                                            gx.data<T>(), gy.data<T>(), probs.data<T>(), kDefaultStream);
     });
   }
@@ -335,10 +335,11 @@ class DeviceBackend final : public Backend {
                        const Tensor& k, const Tensor& v, const PhiloxState& state, uint64_t threshold,
                        double scale) override {
     const KernelWork work{operands(out, lse, q, k, v).bytes, flash_attention_flops(shape, false)};
-    visit_floating(q.dtype(), "flash_attention", work, [&](auto tag) {
+    visit_floating<Bf16::Accepted>(q.dtype(), "flash_attention", work, [&](auto tag) {
       using T = decltype(tag);
-      kernels::flash_attention_forward<T>(shape, state, threshold, static_cast<T>(scale), out.data<T>(),
-                                          lse.data<T>(), q.data<T>(), k.data<T>(), v.data<T>(), kDefaultStream);
+      using C = compute_t<T>;  // lse's dtype
+      kernels::flash_attention_forward<T>(shape, state, threshold, static_cast<C>(scale), out.data<T>(),
+                                          lse.data<C>(), q.data<T>(), k.data<T>(), v.data<T>(), kDefaultStream);
     });
   }
 
@@ -348,11 +349,12 @@ class DeviceBackend final : public Backend {
                                 double scale) override {
     const Tensor delta = Tensor::empty(lse.shape(), lse.dtype(), lse.device());  // the kernels' D = rowsum(gout * out)
     const KernelWork work{operands(gq, gk, gv, gout, q, k, v, out, lse).bytes, flash_attention_flops(shape, true)};
-    visit_floating(q.dtype(), "flash_attention backward", work, [&](auto tag) {
+    visit_floating<Bf16::Accepted>(q.dtype(), "flash_attention backward", work, [&](auto tag) {
       using T = decltype(tag);
-      kernels::flash_attention_backward<T>(shape, state, threshold, static_cast<T>(scale), gq.data<T>(), gk.data<T>(),
-                                           gv.data<T>(), delta.data<T>(), gout.data<T>(), q.data<T>(), k.data<T>(),
-                                           v.data<T>(), out.data<T>(), lse.data<T>(), kDefaultStream);
+      using C = compute_t<T>;  // lse's and delta's dtype
+      kernels::flash_attention_backward<T>(shape, state, threshold, static_cast<C>(scale), gq.data<T>(), gk.data<T>(),
+                                           gv.data<T>(), delta.data<C>(), gout.data<T>(), q.data<T>(), k.data<T>(),
+                                           v.data<T>(), out.data<T>(), lse.data<C>(), kDefaultStream);
     });
   }
 

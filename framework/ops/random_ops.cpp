@@ -200,7 +200,6 @@ Tensor bias_dropout_residual(const Tensor& x, const Tensor& bias, const Tensor& 
 }
 
 Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool training, Generator& gen) {
-  if (autocast_widens(scores)) return softmax_dropout(autocast_to_f32(scores), p, causal, training, gen);
   check_floating(scores, "softmax_dropout");
   check_drop_probability(p, training, "softmax_dropout");
   MINIDL_CHECK(scores.dim() >= 2 && scores.size(-1) > 0, "softmax_dropout: expected scores [..., queries, keys], got {}",
@@ -224,8 +223,6 @@ Tensor softmax_dropout(const Tensor& scores, double p, bool causal, bool trainin
 
 Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, double p, bool causal, bool training,
                        Generator& gen) {
-  if (autocast_widens(q) || autocast_widens(k) || autocast_widens(v))
-    return flash_attention(autocast_to_f32(q), autocast_to_f32(k), autocast_to_f32(v), p, causal, training, gen);
   check_floating(q, "flash_attention");
   check_compatible(q, k, "flash_attention");
   check_compatible(q, v, "flash_attention");
@@ -251,7 +248,9 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, double
   const PhiloxState state = gen.reserve(shape.scores.dropout ? scores : 0);
   const Tensor qc = contiguous(q.detach()), kc = contiguous(k.detach()), vc = contiguous(v.detach());
   Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
-  Tensor lse = Tensor::empty({q.size(0), q.size(1), q.size(2)}, q.dtype(), q.device());
+  // The row log-sum-exp stays in f32 for bf16 q, k, v: backward recomputes every probability from it.
+  const DType lse_dtype = q.dtype() == DType::BF16 ? DType::F32 : q.dtype();
+  Tensor lse = Tensor::empty({q.size(0), q.size(1), q.size(2)}, lse_dtype, q.device());
   backend_for(q.device()).flash_attention(shape, out, lse, qc, kc, vc, state, threshold, scale);
   record_op("flash_attention", {q, k, v}, out, {qc, kc, vc, out, lse},
             [shape, state, threshold, scale](const Tensor& g, const std::vector<Tensor>& s) {

@@ -4,11 +4,12 @@
 // backward) and the dropped-out output in one pass. Element i uses Philox word (offset + i), so
 // the mask equals the CPU's bit for bit and backward regenerates it instead of reading it. The
 // passes that need the mask walk the row by Philox blocks, so each block of 4 words is computed
-// once per pass.
+// once per pass. bf16 scores are computed in float and rounded once on store.
 #include <cstdint>
 #include <limits>
 
 #include "kernels/common/attention_rules.h"
+#include "kernels/common/bfloat16.h"
 #include "kernels/common/philox.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/row_groups.h"
@@ -57,50 +58,51 @@ __device__ void for_row_columns(const G& g, const DropoutDraw& d, int64_t row, i
   }
 }
 
-template <typename T>
+// S is the stored type: T, or bf16 computed in T = float and rounded once on store.
+template <typename S, typename T = compute_t<S>>
 struct SoftmaxDropoutForwardOp {
   DropoutDraw draw;
   T scale;
-  T *y, *probs;
-  const T* x;
+  S *y, *probs;
+  const S* x;
   T neg_inf;  // from the host: numeric_limits is host-only in device code
   template <typename G>
   __device__ void operator()(const G& g, int64_t row) const {
     const int64_t cols = draw.shape.cols, visible = visible_columns(draw.shape, row);
-    const T* xr = x + row * cols;
+    const S* xr = x + row * cols;
     T mx;
     double sum;
     row_max_and_sum(g, visible, xr, neg_inf, mx, sum);
     for_row_columns(g, draw, row, cols, visible, [&](int64_t c, bool kept) {
-      const T p = c < visible ? static_cast<T>(static_cast<double>(exp_t(xr[c] - mx)) / sum) : T(0);
-      probs[row * cols + c] = p;
-      y[row * cols + c] = !draw.shape.dropout ? p : c < visible && kept ? p * scale : T(0);
+      const T p = c < visible ? static_cast<T>(static_cast<double>(exp_t(T(xr[c]) - mx)) / sum) : T(0);
+      probs[row * cols + c] = S(p);
+      y[row * cols + c] = S(!draw.shape.dropout ? p : c < visible && kept ? p * scale : T(0));
     });
   }
 };
 
-template <typename T>
+template <typename S, typename T = compute_t<S>>
 struct SoftmaxDropoutBackwardOp {
   DropoutDraw draw;
   T scale;
-  T* grad_x;
-  const T *grad_y, *probs;
+  S* grad_x;
+  const S *grad_y, *probs;
   // The gradient reaching the probability (row, c): through the mask and its scale.
   __device__ T upstream(int64_t row, int64_t c, bool kept) const {
-    const T gy = grad_y[row * draw.shape.cols + c];
+    const T gy = T(grad_y[row * draw.shape.cols + c]);
     return !draw.shape.dropout ? gy : kept ? gy * scale : T(0);
   }
   template <typename G>
   __device__ void operator()(const G& g, int64_t row) const {
     const int64_t cols = draw.shape.cols, visible = visible_columns(draw.shape, row);
-    const T* pr = probs + row * cols;
+    const S* pr = probs + row * cols;
     double dot = 0;
     for_row_columns(g, draw, row, visible, visible, [&](int64_t c, bool kept) {
-      dot += static_cast<double>(upstream(row, c, kept)) * static_cast<double>(pr[c]);
+      dot += static_cast<double>(upstream(row, c, kept)) * static_cast<double>(T(pr[c]));
     });
     dot = g.allreduce(dot, SumOp{});
     for_row_columns(g, draw, row, cols, visible, [&](int64_t c, bool kept) {
-      grad_x[row * cols + c] = c < visible ? static_cast<T>(pr[c] * (upstream(row, c, kept) - dot)) : T(0);
+      grad_x[row * cols + c] = S(c < visible ? static_cast<T>(T(pr[c]) * (upstream(row, c, kept) - dot)) : T(0));
     });
   }
 };
@@ -109,27 +111,33 @@ struct SoftmaxDropoutBackwardOp {
 
 template <typename T>
 void softmax_dropout_forward(int64_t rows, const SoftmaxDropoutShape& shape, const PhiloxState& state,
-                             uint64_t threshold, T scale, T* y, T* probs, const T* x, Stream stream) {
+                             uint64_t threshold, compute_t<T> scale, T* y, T* probs, const T* x, Stream stream) {
   if (rows <= 0 || shape.cols <= 0) return;
-  launch_rows<T>(kWarpRowMax, "softmax_dropout_forward_warp", "softmax_dropout_forward_block", rows, shape.cols,
-                 SoftmaxDropoutForwardOp<T>{{shape, state, threshold}, scale, y, probs, x, -std::numeric_limits<T>::infinity()}, stream);
+  using C = compute_t<T>;
+  launch_rows<C>(kWarpRowMax, "softmax_dropout_forward_warp", "softmax_dropout_forward_block", rows, shape.cols,
+                 SoftmaxDropoutForwardOp<T>{{shape, state, threshold}, scale, y, probs, x,
+                                            -std::numeric_limits<C>::infinity()},
+                 stream);
 }
 
 template <typename T>
 void softmax_dropout_backward(int64_t rows, const SoftmaxDropoutShape& shape, const PhiloxState& state,
-                              uint64_t threshold, T scale, T* grad_x, const T* grad_y, const T* probs, Stream stream) {
+                              uint64_t threshold, compute_t<T> scale, T* grad_x, const T* grad_y, const T* probs,
+                              Stream stream) {
   if (rows <= 0 || shape.cols <= 0) return;
-  launch_rows<T>(kWarpRowMax, "softmax_dropout_backward_warp", "softmax_dropout_backward_block", rows, shape.cols,
-                 SoftmaxDropoutBackwardOp<T>{{shape, state, threshold}, scale, grad_x, grad_y, probs}, stream);
+  launch_rows<compute_t<T>>(kWarpRowMax, "softmax_dropout_backward_warp", "softmax_dropout_backward_block", rows,
+                            shape.cols, SoftmaxDropoutBackwardOp<T>{{shape, state, threshold}, scale, grad_x, grad_y, probs},
+                            stream);
 }
 
-template void softmax_dropout_forward<float>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t, float,
-                                             float*, float*, const float*, Stream);
-template void softmax_dropout_forward<double>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,
-                                              double, double*, double*, const double*, Stream);
-template void softmax_dropout_backward<float>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t, float,
-                                              float*, const float*, const float*, Stream);
-template void softmax_dropout_backward<double>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,
-                                               double, double*, const double*, const double*, Stream);
+#define MINIDL_SOFTMAX_DROPOUT(T)                                                                                   \
+  template void softmax_dropout_forward<T>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,        \
+                                           compute_t<T>, T*, T*, const T*, Stream);                                 \
+  template void softmax_dropout_backward<T>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,       \
+                                            compute_t<T>, T*, const T*, const T*, Stream);
+MINIDL_SOFTMAX_DROPOUT(float)
+MINIDL_SOFTMAX_DROPOUT(double)
+MINIDL_SOFTMAX_DROPOUT(bf16)
+#undef MINIDL_SOFTMAX_DROPOUT
 
 }  // namespace minidl::MINIDL_CUDA_NS

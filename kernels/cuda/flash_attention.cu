@@ -29,12 +29,17 @@
 // head_dim 64); the block shape is fixed, so only the grid follows the launch policy and results
 // do not depend on it. Sums are in T.
 //
+// Storage. q, k, v, out and the gradients are stored as S: T, or bf16 (autocast's activations)
+// computed in T = float. Tiles are widened to T as they enter shared memory and results are
+// rounded once on store; lse and D stay in T.
+//
 // Dropout: score (row, c) uses Philox word (offset + row * cols + c), as softmax_dropout's kernels
 // do (kernels/common/attention_rules.h), so the masks are the same and none is stored.
 #include <cstdint>
 #include <limits>
 
 #include "kernels/common/attention_rules.h"
+#include "kernels/common/bfloat16.h"
 #include "kernels/common/philox.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/row_groups.h"
@@ -138,13 +143,13 @@ __device__ void for_tile_scores(const FlashArgs<T>& a, const TilePair& tp, Fn&& 
 
 // Rows [first, first + tile) of a [count, head_dim] matrix into a padded shared tile; rows past
 // the end become zeros, so tails need no other care.
-template <typename T>
-__device__ void load_rows(const FlashArgs<T>& a, T* tile_rows, const T* src, int64_t first, int64_t count) {
+template <typename T, typename S>
+__device__ void load_rows(const FlashArgs<T>& a, T* tile_rows, const S* src, int64_t first, int64_t count) {
   const int64_t dh = a.shape.head_dim;
   const int head_dim = static_cast<int>(dh);  // int division: a 64-bit one is a long routine on a GPU
   for (int e = static_cast<int>(threadIdx.x); e < a.tile() * head_dim; e += kThreads) {
     const int r = e / head_dim, d = e % head_dim;
-    tile_rows[r * a.smem.ld + d] = first + r < count ? src[(first + r) * dh + d] : T(0);
+    tile_rows[r * a.smem.ld + d] = first + r < count ? T(src[(first + r) * dh + d]) : T(0);
   }
 }
 
@@ -155,8 +160,8 @@ __device__ T dot(const T* a, const T* b, int64_t n) {
   return sum;
 }
 
-template <typename T>
-__global__ void flash_forward_kernel(FlashArgs<T> a, T* out, T* lse, const T* q, const T* k, const T* v) {
+template <typename S, typename T = compute_t<S>>
+__global__ void flash_forward_kernel(FlashArgs<T> a, S* out, T* lse, const S* q, const S* k, const S* v) {
   MINIDL_DYNAMIC_SHARED(T, smem);
   const SoftmaxDropoutShape& s = a.shape.scores;
   const int tile = a.tile(), tid = static_cast<int>(threadIdx.x);
@@ -215,7 +220,7 @@ __global__ void flash_forward_kernel(FlashArgs<T> a, T* out, T* lse, const T* q,
     MINIDL_FLASH_UNROLL
     for (int e = 0; e < kPerThread; ++e) {
       const int o = tid + e * kThreads, i = o / head_dim, d = o % head_dim;
-      if (o < rows * dh) out[tp.row(s, static_cast<int>(i)) * dh + d] = acc[e] / row_sum[i];
+      if (o < rows * dh) out[tp.row(s, static_cast<int>(i)) * dh + d] = S(acc[e] / row_sum[i]);
     }
     if (tid < rows) lse[tp.row(s, tid)] = row_max[tid] + log_t(row_sum[tid]);
     __syncthreads();  // the next query tile rewrites qs and the row values
@@ -223,16 +228,16 @@ __global__ void flash_forward_kernel(FlashArgs<T> a, T* out, T* lse, const T* q,
 }
 
 // D = rowsum(grad_out * out) of one query row, summed in double.
-template <typename T>
+template <typename S, typename T = compute_t<S>>
 struct RowDeltaOp {
   int64_t head_dim;
   T* delta;
-  const T *grad_out, *out;
+  const S *grad_out, *out;
   template <typename G>
   __device__ void operator()(const G& g, int64_t row) const {
     double sum = 0;
     for (int64_t c = g.rank; c < head_dim; c += g.size())
-      sum += static_cast<double>(grad_out[row * head_dim + c]) * static_cast<double>(out[row * head_dim + c]);
+      sum += static_cast<double>(T(grad_out[row * head_dim + c])) * static_cast<double>(T(out[row * head_dim + c]));
     sum = g.allreduce(sum, SumOp{});
     if (g.rank == 0) delta[row] = static_cast<T>(sum);
   }
@@ -245,9 +250,9 @@ struct QueryTile {
 };
 
 // Loads the query tile at tp.q0 (the caller synchronizes).
-template <typename T>
-__device__ void load_query_tile(const FlashArgs<T>& a, const TilePair& tp, const QueryTile<T>& qt, const T* q,
-                                const T* grad_out, const T* lse, const T* delta) {
+template <typename T, typename S>
+__device__ void load_query_tile(const FlashArgs<T>& a, const TilePair& tp, const QueryTile<T>& qt, const S* q,
+                                const S* grad_out, const T* lse, const T* delta) {
   const SoftmaxDropoutShape& s = a.shape.scores;
   load_rows(a, qt.q, q + a.q_offset(tp.group), tp.q0, s.q_len);
   load_rows(a, qt.grad_out, grad_out + a.q_offset(tp.group), tp.q0, s.q_len);
@@ -278,9 +283,9 @@ __device__ void score_grads(const FlashArgs<T>& a, const TilePair& tp, const Que
 }
 
 // grad_q = score_scale * sum over the key tiles of dS k: a block per query tile.
-template <typename T>
-__global__ void flash_backward_dq_kernel(FlashArgs<T> a, T* grad_q, const T* grad_out, const T* q, const T* k,
-                                         const T* v, const T* lse, const T* delta) {
+template <typename S, typename T = compute_t<S>>
+__global__ void flash_backward_dq_kernel(FlashArgs<T> a, S* grad_q, const S* grad_out, const S* q, const S* k,
+                                         const S* v, const T* lse, const T* delta) {
   MINIDL_DYNAMIC_SHARED(T, smem);
   const SoftmaxDropoutShape& s = a.shape.scores;
   const int tile = a.tile(), tid = static_cast<int>(threadIdx.x);
@@ -313,16 +318,16 @@ __global__ void flash_backward_dq_kernel(FlashArgs<T> a, T* grad_q, const T* gra
     MINIDL_FLASH_UNROLL
     for (int e = 0; e < kPerThread; ++e) {
       const int o = tid + e * kThreads, i = o / head_dim, d = o % head_dim;
-      if (o < rows * dh) grad_q[tp.row(s, static_cast<int>(i)) * dh + d] = acc[e] * a.score_scale();
+      if (o < rows * dh) grad_q[tp.row(s, static_cast<int>(i)) * dh + d] = S(acc[e] * a.score_scale());
     }
   }
 }
 
 // grad_k = score_scale * sum of dS^T q and grad_v = sum of (factor p)^T grad_out over the query
 // tiles that see the key tile: a block per key tile.
-template <typename T>
-__global__ void flash_backward_dkdv_kernel(FlashArgs<T> a, T* grad_k, T* grad_v, const T* grad_out, const T* q,
-                                           const T* k, const T* v, const T* lse, const T* delta) {
+template <typename S, typename T = compute_t<S>>
+__global__ void flash_backward_dkdv_kernel(FlashArgs<T> a, S* grad_k, S* grad_v, const S* grad_out, const S* q,
+                                           const S* k, const S* v, const T* lse, const T* delta) {
   MINIDL_DYNAMIC_SHARED(T, smem);
   const SoftmaxDropoutShape& s = a.shape.scores;
   const int tile = a.tile(), tid = static_cast<int>(threadIdx.x);
@@ -359,8 +364,8 @@ __global__ void flash_backward_dkdv_kernel(FlashArgs<T> a, T* grad_k, T* grad_v,
     for (int e = 0; e < kPerThread; ++e) {
       const int o = tid + e * kThreads, j = o / head_dim, d = o % head_dim;
       if (o < keys * dh) {
-        grad_k[a.kv_offset(tp.group) + (tp.k0 + j) * dh + d] = dk[e] * a.score_scale();
-        grad_v[a.kv_offset(tp.group) + (tp.k0 + j) * dh + d] = dv[e];
+        grad_k[a.kv_offset(tp.group) + (tp.k0 + j) * dh + d] = S(dk[e] * a.score_scale());
+        grad_v[a.kv_offset(tp.group) + (tp.k0 + j) * dh + d] = S(dv[e]);
       }
     }
   }
@@ -389,40 +394,42 @@ dim3 grid_of(const FlashArgs<T>& a, int64_t n) {
 
 }  // namespace
 
-template <typename T>
-void flash_attention_forward(const FlashAttentionShape& shape, const PhiloxState& state, uint64_t threshold, T scale,
-                             T* out, T* lse, const T* q, const T* k, const T* v, Stream stream) {
+template <typename S>
+void flash_attention_forward(const FlashAttentionShape& shape, const PhiloxState& state, uint64_t threshold,
+                             compute_t<S> scale, S* out, compute_t<S>* lse, const S* q, const S* k, const S* v,
+                             Stream stream) {
   if (shape.groups <= 0 || shape.scores.q_len <= 0) return;
-  const FlashArgs<T> a = flash_args(shape, state, threshold, scale, 3, 1, 3);
-  launch("flash_attention_forward", flash_forward_kernel<T>, grid_of(a, shape.scores.q_len), dim3(kThreads),
+  const auto a = flash_args(shape, state, threshold, scale, 3, 1, 3);
+  launch("flash_attention_forward", flash_forward_kernel<S>, grid_of(a, shape.scores.q_len), dim3(kThreads),
          shared_bytes(a), stream, a, out, lse, q, k, v);
 }
 
-template <typename T>
-void flash_attention_backward(const FlashAttentionShape& shape, const PhiloxState& state, uint64_t threshold, T scale,
-                              T* grad_q, T* grad_k, T* grad_v, T* delta, const T* grad_out, const T* q, const T* k,
-                              const T* v, const T* out, const T* lse, Stream stream) {
+template <typename S>
+void flash_attention_backward(const FlashAttentionShape& shape, const PhiloxState& state, uint64_t threshold,
+                              compute_t<S> scale, S* grad_q, S* grad_k, S* grad_v, compute_t<S>* delta,
+                              const S* grad_out, const S* q, const S* k, const S* v, const S* out,
+                              const compute_t<S>* lse, Stream stream) {
   if (shape.groups <= 0 || shape.scores.q_len <= 0) return;
-  launch_rows<T>(kFlashMaxHeadDim, "flash_attention_delta_warp", "flash_attention_delta_block",
-                 shape.groups * shape.scores.q_len, shape.head_dim,
-                 RowDeltaOp<T>{shape.head_dim, delta, grad_out, out}, stream);
-  const FlashArgs<T> dq = flash_args(shape, state, threshold, scale, 4, 1, 2);
-  launch("flash_attention_backward_dq", flash_backward_dq_kernel<T>, grid_of(dq, shape.scores.q_len), dim3(kThreads),
+  launch_rows<compute_t<S>>(kFlashMaxHeadDim, "flash_attention_delta_warp", "flash_attention_delta_block",
+                            shape.groups * shape.scores.q_len, shape.head_dim,
+                            RowDeltaOp<S>{shape.head_dim, delta, grad_out, out}, stream);
+  const auto dq = flash_args(shape, state, threshold, scale, 4, 1, 2);
+  launch("flash_attention_backward_dq", flash_backward_dq_kernel<S>, grid_of(dq, shape.scores.q_len), dim3(kThreads),
          shared_bytes(dq), stream, dq, grad_q, grad_out, q, k, v, lse, delta);
-  const FlashArgs<T> dkdv = flash_args(shape, state, threshold, scale, 4, 2, 2);
-  launch("flash_attention_backward_dkdv", flash_backward_dkdv_kernel<T>, grid_of(dkdv, shape.scores.cols),
+  const auto dkdv = flash_args(shape, state, threshold, scale, 4, 2, 2);
+  launch("flash_attention_backward_dkdv", flash_backward_dkdv_kernel<S>, grid_of(dkdv, shape.scores.cols),
          dim3(kThreads), shared_bytes(dkdv), stream, dkdv, grad_k, grad_v, grad_out, q, k, v, lse, delta);
 }
 
-template void flash_attention_forward<float>(const FlashAttentionShape&, const PhiloxState&, uint64_t, float, float*,
-                                             float*, const float*, const float*, const float*, Stream);
-template void flash_attention_forward<double>(const FlashAttentionShape&, const PhiloxState&, uint64_t, double,
-                                              double*, double*, const double*, const double*, const double*, Stream);
-template void flash_attention_backward<float>(const FlashAttentionShape&, const PhiloxState&, uint64_t, float, float*,
-                                              float*, float*, float*, const float*, const float*, const float*,
-                                              const float*, const float*, const float*, Stream);
-template void flash_attention_backward<double>(const FlashAttentionShape&, const PhiloxState&, uint64_t, double,
-                                               double*, double*, double*, double*, const double*, const double*,
-                                               const double*, const double*, const double*, const double*, Stream);
+#define MINIDL_FLASH_ATTENTION(S)                                                                                  \
+  template void flash_attention_forward<S>(const FlashAttentionShape&, const PhiloxState&, uint64_t, compute_t<S>, \
+                                           S*, compute_t<S>*, const S*, const S*, const S*, Stream);               \
+  template void flash_attention_backward<S>(const FlashAttentionShape&, const PhiloxState&, uint64_t, compute_t<S>, \
+                                            S*, S*, S*, compute_t<S>*, const S*, const S*, const S*, const S*,     \
+                                            const S*, const compute_t<S>*, Stream);
+MINIDL_FLASH_ATTENTION(float)
+MINIDL_FLASH_ATTENTION(double)
+MINIDL_FLASH_ATTENTION(bf16)
+#undef MINIDL_FLASH_ATTENTION
 
 }  // namespace minidl::MINIDL_CUDA_NS

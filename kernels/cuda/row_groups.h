@@ -40,14 +40,15 @@ struct BlockGroup {
 };
 
 // The max of a row's first cols elements (PlainMaxOp: exact in any order) and the double sum of
-// exp(x - max) over them: the first passes of softmax, cross-entropy and attention.
-template <typename T, typename G>
-__device__ void row_max_and_sum(const G& g, int64_t cols, const T* x, T neg_inf, T& max_out, double& sum_out) {
+// exp(x - max) over them: the first passes of softmax, cross-entropy and attention. x is stored as
+// S (T, or bf16 read as T = float).
+template <typename T, typename S, typename G>
+__device__ void row_max_and_sum(const G& g, int64_t cols, const S* x, T neg_inf, T& max_out, double& sum_out) {
   T mx = neg_inf;
-  for (int64_t c = g.rank; c < cols; c += g.size()) mx = x[c] > mx ? x[c] : mx;
+  for (int64_t c = g.rank; c < cols; c += g.size()) mx = T(x[c]) > mx ? T(x[c]) : mx;
   mx = g.allreduce(mx, PlainMaxOp{});
   double sum = 0;
-  for (int64_t c = g.rank; c < cols; c += g.size()) sum += static_cast<double>(exp_t(x[c] - mx));
+  for (int64_t c = g.rank; c < cols; c += g.size()) sum += static_cast<double>(exp_t(T(x[c]) - mx));
   sum_out = g.allreduce(sum, SumOp{});
   max_out = mx;
 }
