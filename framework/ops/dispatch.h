@@ -28,8 +28,8 @@ KernelWork operands(const Operands&... xs) {
 }
 
 // Whether a backend's kernel has a bf16 form (bf16 storage, f32 compute): on the CUDA devices,
-// matmul, the elementwise and reduction kernels, and the fused ops of the transformer block; the
-// CPU computes in f32 (autocast.h).
+// matmul, the elementwise, reduction and dropout kernels, and the attention kernels; the CPU
+// computes in f32 (autocast.h).
 enum class Bf16 { Rejected, Accepted };
 
 // Calls fn(T{}) for f32 and f64, and for bf16 where the kernel accepts it; ops reject other

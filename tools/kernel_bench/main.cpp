@@ -143,6 +143,21 @@ int main(int argc, char** argv) {
       cuda::softmax_dropout_forward<float>(n / 128, SoftmaxDropoutShape{128, 128, true, true}, state,
                                            dropout_threshold(0.1), 1 / 0.9f, y, m, x, nullptr);
     });
+    // bf16 (autocast's activations): the same work on half the bytes, computed in f32.
+    bf16 *xh = device_buffer<bf16>(n, 0.5f), *yh = device_buffer<bf16>(n, 0.f), *ph = device_buffer<bf16>(n, 0.f);
+    const double h = sizeof(bf16);
+    memory_bound("unary gelu bf16", 2 * n * h,
+                 [&] { cuda::unary_forward<bf16>(UnaryKind::Gelu, n, yh, xh, contiguous, nullptr); });
+    memory_bound("dropout forward p=0.1 bf16", 2 * n * h, [&] {
+      cuda::dropout_affine<bf16>(n, state, dropout_threshold(0.1), DropoutAffine{1 / 0.9, 0, 0}, yh, xh, nullptr);
+    });
+    memory_bound("bias+dropout+residual bf16 x", n * h + 2 * n * f, [&] {
+      cuda::bias_dropout_residual<float>(n, 1024, state, dropout_threshold(0.1), 1 / 0.9f, y, xh, g, m, nullptr);
+    });
+    memory_bound("softmax+dropout causal bf16", 3 * n * h, [&] {
+      cuda::softmax_dropout_forward<bf16>(n / 128, SoftmaxDropoutShape{128, 128, true, true}, state,
+                                          dropout_threshold(0.1), 1 / 0.9f, yh, ph, xh, nullptr);
+    });
     memory_bound("layer_norm rows (1024)", 2 * n * f, [&] {
       cuda::layer_norm_forward<float>(n / 1024, 1024, 1e-5, y, m, v, x, g, g, nullptr);
     });
@@ -221,6 +236,15 @@ int main(int argc, char** argv) {
                flash_attention_flops(attn, true) / backward_ms / 1e6);
     results.push_back({{"kernel", "attention 128x1024^2 dh 64 causal f32"}, {"flash_forward_ms", flash_ms},
                        {"composed_forward_ms", composed_ms}, {"flash_backward_ms", backward_ms}});
+    // The same forward on bf16 q, k, v and out (f32 tiles and lse).
+    const int64_t qkv_elements = groups * t * dh;
+    bf16 *hq = device_buffer<bf16>(qkv_elements, 0.01f), *hk = device_buffer<bf16>(qkv_elements, 0.02f),
+         *hv = device_buffer<bf16>(qkv_elements, 0.03f), *ho = device_buffer<bf16>(qkv_elements, 0.f);
+    const double flash_bf16_ms = timer.median_ms([&] {
+      cuda::flash_attention_forward<bf16>(attn, state, keep, 1 / 0.9f, ho, alse, hq, hk, hv, nullptr);
+    });
+    fmt::print("attention 128x1024^2 dh 64 causal bf16: flash forward {:.1f} GFLOP/s\n", attn_flops / flash_bf16_ms / 1e6);
+    results.push_back({{"kernel", "attention 128x1024^2 dh 64 causal bf16"}, {"flash_forward_ms", flash_bf16_ms}});
     if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << '\n';
   } catch (const std::exception& e) {
     fmt::print(stderr, "minidl_kernel_bench: {}\n", e.what());

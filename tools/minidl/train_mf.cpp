@@ -57,7 +57,7 @@ MfConfig mf_config(const TrainOptions& o, const MfOptions& mf) {
 void validate_mf(const TrainOptions& o, const MfOptions& mf, const CLI::App& cmd) {
   for (const char* flag : kNotForMf) MINIDL_CHECK(cmd.count(flag) == 0, "{} does not apply to mf", flag);
   MINIDL_CHECK(cmd.count("--precision") == 0,
-               "--precision does not apply to mf: its model has no matmul, the one op autocast computes in bf16");
+               "--precision does not apply to mf: its model has no matmul, where autocast's bf16 starts");
   MINIDL_CHECK(mf.rank > 0, "--rank {} must be positive", mf.rank);
   MINIDL_CHECK(o.embedding_dropout >= 0 && o.embedding_dropout < 1, "--embedding-dropout {} is outside [0, 1)",
                o.embedding_dropout);
