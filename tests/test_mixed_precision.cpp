@@ -255,10 +255,10 @@ Bf16Operand bf16_operand(const std::vector<float>& v, const Shape& shape, Device
 // A bf16 kernel computes in f32 and rounds once on store, so its result is the f32 reference's,
 // rounded: bit for bit in the emulator, within max_ulps bf16 ulps on a GPU, whose exp and erf may
 // differ from the host's libm in the last f32 ulp.
-void expect_rounded_reference(const Tensor& got, const Tensor& reference_f32, int max_ulps, const std::string& what) {
+void expect_rounded_reference(const Tensor& got, const Tensor& reference, int max_ulps, const std::string& what) {
   ASSERT_EQ(got.dtype(), DType::BF16) << what;
-  ASSERT_EQ(got.shape(), reference_f32.shape()) << what;
-  const std::vector<uint16_t> bits = bits_of(got), expected = bits_of(to_dtype(reference_f32, DType::BF16));
+  ASSERT_EQ(got.shape(), reference.shape()) << what;
+  const std::vector<uint16_t> bits = bits_of(got), expected = bits_of(to_dtype(reference, DType::BF16));
   for (size_t i = 0; i < bits.size(); ++i)
     ASSERT_LE(std::abs(static_cast<int>(bits[i]) - static_cast<int>(expected[i])), max_ulps)
         << what << " element " << i << ": bits " << bits[i] << " vs " << expected[i];
@@ -284,8 +284,10 @@ void check_bf16_elementwise_and_reductions(Device device, int max_ulps) {
     expect_rounded_reference(op(x.device_bf16, row.device_bf16), op(x.cpu_f32, row.cpu_f32), max_ulps,
                              std::string(name) + " with a broadcast row");
   }
-  expect_rounded_reference(mul(x.device_bf16, 0.1767767), mul(x.cpu_f32, static_cast<double>(bf16(0.1767767f))), 0,
-                           "mul by a scalar (the scalar is stored in bf16)");
+  // A number stays f32 (as a Python number in PyTorch), not rounded to bf16 first.
+  expect_rounded_reference(mul(x.device_bf16, 0.1767767), mul(x.cpu_f32, 0.1767767), 0, "mul by a number");
+  expect_rounded_reference(add(x.device_bf16, 1e-3), add(x.cpu_f32, 1e-3), 0, "add a number");
+  expect_rounded_reference(pow(positive.device_bf16, 1.5), pow(positive.cpu_f32, 1.5), max_ulps, "pow by a number");
 
   Tensor leaf = x.device_bf16.detach();
   leaf.requires_grad_(true);
@@ -295,26 +297,24 @@ void check_bf16_elementwise_and_reductions(Device device, int max_ulps) {
   sum(gelu(reference_leaf)).backward();
   expect_rounded_reference(leaf.grad(), reference_leaf.grad(), max_ulps, "gelu backward");
 
-  // Sums accumulate in f64: exact for these bf16 values (8 significant bits within a few binades),
-  // so each is the f64 sum rounded to f32 and then to bf16.
+  // Sums accumulate in f64, exactly for these bf16 values, and are rounded to bf16 once.
   const std::vector<float> values = to_dtype(x.device_bf16, DType::F32).to_vector<float>();
-  std::vector<float> row_sums(7), row_max(7, -INFINITY), column_sums(301);
-  std::vector<double> column_totals(301, 0);
+  std::vector<double> row_sums(7), column_sums(301, 0);
+  std::vector<float> row_max(7, -INFINITY);
   std::vector<int64_t> row_argmax(7, 0);
   for (size_t r = 0; r < 7; ++r) {
     double total = 0;
     for (size_t c = 0; c < 301; ++c) {
       const float v = values[r * 301 + c];
       total += v;
-      column_totals[c] += v;
+      column_sums[c] += v;
       if (v > row_max[r]) {
         row_max[r] = v;
         row_argmax[r] = static_cast<int64_t>(c);
       }
     }
-    row_sums[r] = static_cast<float>(total);
+    row_sums[r] = total;
   }
-  for (size_t c = 0; c < 301; ++c) column_sums[c] = static_cast<float>(column_totals[c]);
   expect_rounded_reference(sum(x.device_bf16, {1}), Tensor::from_vector(row_sums, {7}), 0, "row sums");
   expect_rounded_reference(max(x.device_bf16, 1), Tensor::from_vector(row_max, {7}), 0, "row maxima");
   EXPECT_EQ(to_device(argmax(x.device_bf16, 1), kCPU).to_vector<int64_t>(), row_argmax);

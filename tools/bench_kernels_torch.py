@@ -43,6 +43,7 @@ def main():
     labels = torch.full((n // 1024,), 3, dtype=torch.int64, device=dev)
     xb, gb = x.to(torch.bfloat16), g.to(torch.bfloat16)
     scores = x.view(n // (128 * 128), 128, 128)
+    scores_b = xb.view(n // (128 * 128), 128, 128)
     causal = torch.ones(128, 128, dtype=torch.bool, device=dev).triu(1)
     ln_w, ln_b = torch.ones(1024, device=dev), torch.zeros(1024, device=dev)
     param = torch.nn.Parameter(x.clone())
@@ -53,7 +54,13 @@ def main():
         "unary relu": (2 * n * f, lambda: torch.relu(x)),
         "binary add": (3 * n * f, lambda: x + g),
         "dropout forward p=0.1": (2 * n * f, lambda: torch.nn.functional.dropout(x, 0.1)),
+        "unary gelu bf16": (2 * n * h, lambda: torch.nn.functional.gelu(xb)),
         "dropout forward p=0.1 bf16": (2 * n * h, lambda: torch.nn.functional.dropout(xb, 0.1)),
+        # autocast's block output: a bf16 projection plus an f32 bias, dropped out, onto the f32 residual
+        "bias+dropout+residual bf16 x": (n * h + 2 * n * f, lambda: g + torch.nn.functional.dropout(
+            xb.view(n // 1024, 1024) + ln_b, 0.1).view(n)),
+        "softmax+dropout causal bf16": (3 * n * h, lambda: torch.nn.functional.dropout(
+            torch.softmax(scores_b.masked_fill(causal, float("-inf")), -1), 0.1)),
         "gaussian dropout": (2 * n * f, lambda: x * torch.randn_like(x).mul_(0.33).add_(1)),
         "reduce sum rows (1024)": (n * f, lambda: rows.sum(1)),
         "softmax rows (1024)": (2 * n * f, lambda: torch.softmax(rows, 1)),

@@ -74,6 +74,8 @@ class Backend {
                               const Tensor& y) = 0;
   // out contiguous; a and b views expanded to out's shape.
   virtual void binary(BinaryKind kind, const Tensor& out, const Tensor& a, const Tensor& b) = 0;
+  // out = a op b for a number b, computed with b in a's compute type (f32 for bf16 a).
+  virtual void binary_scalar(BinaryKind kind, const Tensor& out, const Tensor& a, double b) = 0;
   // x contiguous, viewed as [outer, extent, inner]; out contiguous [outer, inner].
   virtual void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
                       int64_t inner) = 0;

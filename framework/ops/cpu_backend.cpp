@@ -1,5 +1,6 @@
 // The CPU backend: kernels/cpu reference loops, with OpenBLAS as the GEMM fast path.
 
+#include <algorithm>
 #include <span>
 #include <variant>
 #include <vector>
@@ -78,6 +79,21 @@ class CpuBackend final : public Backend {
       const StridedIndexer ia = make_indexer(a), ib = make_indexer(b);
       parallel_for(out.numel(), [&](int64_t begin, int64_t end) {
         cpu::binary_forward<T>(kind, begin, end, out.data<T>(), a.data<T>(), ia, b.data<T>(), ib);
+      });
+    });
+  }
+
+  void binary_scalar(BinaryKind kind, const Tensor& out, const Tensor& a, double b) override {
+    visit_floating(a.dtype(), "binary", operands(out, a), [&](auto tag) {
+      using T = decltype(tag);
+      const T value = static_cast<T>(b);
+      StridedIndexer scalar;  // value broadcast to every element
+      scalar.ndim = 1;
+      scalar.sizes[0] = std::max<int64_t>(out.numel(), 1);
+      scalar.contiguous = false;
+      const StridedIndexer ia = make_indexer(a);
+      parallel_for(out.numel(), [&](int64_t begin, int64_t end) {
+        cpu::binary_forward<T>(kind, begin, end, out.data<T>(), a.data<T>(), ia, &value, scalar);
       });
     });
   }

@@ -69,6 +69,14 @@ class DeviceBackend final : public Backend {
     });
   }
 
+  void binary_scalar(BinaryKind kind, const Tensor& out, const Tensor& a, double b) override {
+    visit_floating<Bf16::Accepted>(a.dtype(), "binary", operands(out, a), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::binary_scalar_forward<T>(kind, out.numel(), out.data<T>(), a.data<T>(), make_indexer(a),
+                                        static_cast<compute_t<T>>(b), kDefaultStream);
+    });
+  }
+
   void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
               int64_t inner) override {
     visit_floating<Bf16::Accepted>(x.dtype(), "reduce", operands(out, x), [&](auto tag) {

@@ -45,9 +45,14 @@ Tensor unary_op(OpId op, UnaryKind kind, const Tensor& x) {
   return y;
 }
 
-Tensor scalar_like(double value, const Tensor& like) {
-  check_defined(like, "scalar operand");
-  return Tensor::scalar(value, like.dtype(), like.device());
+// a op b for a number b: one input, and b in a's compute type (f32 for bf16 a, as PyTorch's Python
+// numbers), never rounded to bf16.
+Tensor scalar_forward(OpId op, BinaryKind kind, const Tensor& a, double b) {
+  const std::string name = name_of(op);
+  check_floating(a, name.c_str());
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  backend_for(a.device()).binary_scalar(kind, out, a, b);
+  return out;
 }
 
 }  // namespace
@@ -87,9 +92,24 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 
 Tensor eq(const Tensor& a, const Tensor& b) { return binary_forward(OpId::Eq, BinaryKind::Eq, a, b).out; }
 
-Tensor add(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
-Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
-Tensor pow(const Tensor& a, double b) { return pow(a, scalar_like(b, a)); }
+Tensor add(const Tensor& a, double b) {
+  Tensor out = scalar_forward(OpId::Add, BinaryKind::Add, a, b);
+  record_op("add", {a}, out, {}, [](const Tensor& g, const std::vector<Tensor>&) { return grad::add_scalar(g); });
+  return out;
+}
+
+Tensor mul(const Tensor& a, double b) {
+  Tensor out = scalar_forward(OpId::Mul, BinaryKind::Mul, a, b);
+  record_op("mul", {a}, out, {}, [b](const Tensor& g, const std::vector<Tensor>&) { return grad::mul_scalar(g, b); });
+  return out;
+}
+
+Tensor pow(const Tensor& a, double b) {
+  Tensor out = scalar_forward(OpId::Pow, BinaryKind::Pow, a, b);
+  record_op("pow", {a}, out, {a},
+            [b](const Tensor& g, const std::vector<Tensor>& s) { return grad::pow_scalar(g, s[0], b); });
+  return out;
+}
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }

@@ -38,6 +38,13 @@ Grads pow(const Tensor& g, const Tensor& a, const Tensor& b, const Tensor& y) {
   return {g * b * minidl::pow(a, minidl::add(b, -1.0)), g * y * minidl::log(a)};
 }
 
+// d(a + b) = g, d(a * b) = g * b and d(a^b) = g * b * a^(b-1) for a number b.
+Grads add_scalar(const Tensor& g) { return {g}; }
+Grads mul_scalar(const Tensor& g, double b) { return {minidl::mul(g, b)}; }
+Grads pow_scalar(const Tensor& g, const Tensor& a, double b) {
+  return {minidl::mul(minidl::mul(g, minidl::pow(a, b - 1.0)), b)};
+}
+
 // d f(x) = g * f'(x, y), one fused kernel per activation.
 Grads unary(UnaryKind kind, const Tensor& g, const Tensor& x, const Tensor& y) {
   const Tensor gc = minidl::contiguous(g);

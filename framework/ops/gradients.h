@@ -23,6 +23,10 @@ Grads sub(const Tensor& g);
 Grads mul(const Tensor& g, const Tensor& a, const Tensor& b);
 Grads div(const Tensor& g, const Tensor& a, const Tensor& b);
 Grads pow(const Tensor& g, const Tensor& a, const Tensor& b, const Tensor& y);
+// The same with a number b (not differentiated).
+Grads add_scalar(const Tensor& g);
+Grads mul_scalar(const Tensor& g, double b);
+Grads pow_scalar(const Tensor& g, const Tensor& a, double b);
 Grads unary(UnaryKind kind, const Tensor& g, const Tensor& x, const Tensor& y);
 Grads matmul(const Tensor& g, const Tensor& a, const Tensor& b);
 Grads sum(const Tensor& g, const Shape& input_shape, const std::vector<int64_t>& dims, bool keepdim);

@@ -170,8 +170,8 @@ Tensor concrete_dropout(const Tensor& x, const Tensor& p_logit, double temperatu
   MINIDL_CHECK(temperature > 0 && std::isfinite(temperature), "concrete_dropout: temperature = {} must be > 0",
                temperature);
   if (!training) return x;
-  // The relaxed mask needs f32's precision near 0 and 1: a bf16 x (autocast) meets it in f32.
-  const Tensor u = rand(x.shape(), x.dtype() == DType::BF16 ? DType::F32 : x.dtype(), x.device(), gen);
+  // The relaxed mask is computed in p_logit's dtype (f32 for a bf16 x: it needs f32 near 0 and 1).
+  const Tensor u = rand(x.shape(), p_logit.dtype(), x.device(), gen);
   constexpr double kEps = 1e-7;  // keeps log finite where u rounds to 1 in f32
   const Tensor logistic = sub(log(add(u, kEps)), log(add(mul(u, -1.0), 1.0 + kEps)));
   const Tensor logit = reshape(p_logit, {});

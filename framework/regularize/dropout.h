@@ -72,7 +72,8 @@ Tensor drop_node(const Tensor& x, double p, bool training, Generator& gen = defa
 // Concrete dropout (Gal, Hron & Kendall 2017): the drop probability p = sigmoid(p_logit) is
 // learned through a relaxed Bernoulli with temperature t: drop = sigmoid((logit p + log u -
 // log(1 - u)) / t), u ~ U(0, 1); out = x (1 - drop) / (1 - p). Gradients reach x and p_logit (a
-// scalar tensor). Eval: identity.
+// scalar tensor, in x's dtype, or f32 for a bf16 x: the mask is computed in p_logit's dtype).
+// Eval: identity.
 Tensor concrete_dropout(const Tensor& x, const Tensor& p_logit, double temperature, bool training,
                         Generator& gen = default_generator());
 // Its regularizer: weight_reg * sum(W^2) / (1 - p) + dropout_reg * input_dim * (p log p + (1 - p) log(1 - p)),

@@ -44,7 +44,9 @@ ConcreteDropout::ConcreteDropout(double initial_p, Generator& gen, double temper
 }
 
 Tensor ConcreteDropout::forward(const Tensor& x) {
-  return concrete_dropout(x, to_dtype(p_logit_, x.dtype()), temperature_, active(), *gen_);
+  // The relaxed mask needs f32's precision near 0 and 1: for a bf16 x (autocast) it is f32.
+  const DType mask_dtype = x.dtype() == DType::BF16 ? DType::F32 : x.dtype();
+  return concrete_dropout(x, to_dtype(p_logit_, mask_dtype), temperature_, active(), *gen_);
 }
 
 double ConcreteDropout::p() const { return 1.0 / (1.0 + std::exp(-p_logit_.item())); }

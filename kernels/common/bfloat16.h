@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/common/host_device.h"
 
@@ -44,12 +45,28 @@ FW_HOST_DEVICE FW_INLINE uint16_t round_to_bf16_bits(float f) {
   return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+// d as a float rounded to odd: truncated, with the lowest bit set when anything was dropped. That
+// keeps what the rounding to bf16 after it needs, so d reaches bf16 rounded once, to nearest even,
+// as cuda_bf16.h's __double2bfloat16 (tests/test_bfloat16.cpp compares them).
+FW_HOST_DEVICE FW_INLINE float float_rounded_to_odd(double d) {
+  const float nearest = static_cast<float>(d);
+  const double back = static_cast<double>(nearest);
+  uint32_t u = float_bits(nearest);
+  if ((d > 0 && back > d) || (d < 0 && back < d)) --u;  // rounded away from zero: step back
+  if (back != d && d == d) u |= 1u;
+  return float_from_bits(u);
+}
+
 struct bf16 {
   uint16_t bits;
 
   bf16() = default;
-  // Explicit, so that a float result is never narrowed to bf16 by accident (f64 goes through f32).
+  // Explicit, so that a float result is never narrowed to bf16 by accident. A double (and an
+  // integer, through double) is rounded once, not through a float rounded to nearest.
   FW_HOST_DEVICE explicit bf16(float f) : bits(round_to_bf16_bits(f)) {}
+  FW_HOST_DEVICE explicit bf16(double d) : bits(round_to_bf16_bits(float_rounded_to_odd(d))) {}
+  template <typename I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+  FW_HOST_DEVICE explicit bf16(I i) : bf16(static_cast<double>(i)) {}
   FW_HOST_DEVICE operator float() const { return float_from_bits(static_cast<uint32_t>(bits) << 16); }
 };
 static_assert(sizeof(bf16) == 2);

@@ -93,28 +93,41 @@ __device__ FW_INLINE T unary_gradient(T grad_y, T x, T y) {
 }
 
 template <typename T, BinaryKind K>
-__device__ FW_INLINE T binary_value(T a, T b) {
-  return T(::minidl::binary_forward(K, compute_t<T>(a), compute_t<T>(b)));
+__device__ FW_INLINE T binary_value(compute_t<T> a, compute_t<T> b) {
+  return T(::minidl::binary_forward(K, a, b));
 }
+
+// The maps of one input: out[i] = Op(x[i]).
+template <typename T, UnaryKind K>
+struct UnaryMap {
+  __device__ FW_INLINE T operator()(T x) const { return unary_value<T, K>(x); }
+};
+
+// a op b for a number b, kept in compute_t<T>: a bf16 tensor times a scale computes with the
+// scale in f32, as PyTorch's Python numbers do, rather than with the scale rounded to bf16.
+template <typename T, BinaryKind K>
+struct ScalarRightMap {
+  compute_t<T> b;
+  __device__ FW_INLINE T operator()(T a) const { return binary_value<T, K>(a, b); }
+};
 
 // ---- unary
 
-template <typename T, UnaryKind K, bool Vectorized>
-__global__ void unary_contiguous_kernel(int64_t n, T* out, const T* x) {
+template <typename T, typename Map, bool Vectorized>
+__global__ void map_contiguous_kernel(int64_t n, T* out, const T* x, Map map) {
   for_each_contiguous<T, Vectorized>(
       n,
       [&](int64_t k) {
         Pack<T> v = load_pack(x, k);
-        for (int j = 0; j < Pack<T>::kWidth; ++j) v.v[j] = unary_value<T, K>(v.v[j]);
+        for (int j = 0; j < Pack<T>::kWidth; ++j) v.v[j] = map(v.v[j]);
         store_pack(out, k, v);
       },
-      [&](int64_t i) { out[i] = unary_value<T, K>(x[i]); });
+      [&](int64_t i) { out[i] = map(x[i]); });
 }
 
-template <typename T, UnaryKind K, bool Index32>
-__global__ void unary_strided_kernel(int64_t n, T* out, const T* x, StridedIndexer ix) {
-  for (int64_t i = thread_index(); i < n; i += thread_count())
-    out[i] = unary_value<T, K>(x[offset_of<Index32>(ix, i)]);
+template <typename T, typename Map, bool Index32>
+__global__ void map_strided_kernel(int64_t n, T* out, const T* x, StridedIndexer ix, Map map) {
+  for (int64_t i = thread_index(); i < n; i += thread_count()) out[i] = map(x[offset_of<Index32>(ix, i)]);
 }
 
 template <typename T, UnaryKind K, bool Vectorized>
@@ -227,22 +240,33 @@ void launch_copy(KernelName name, int64_t n, D* dst, const StridedIndexer& id, c
   }
 }
 
+// out[i] = map(x[ix(i)]) for a contiguous out: vectorized, scalar or strided in 32 or 64-bit.
+template <typename T, typename Map>
+void launch_map(KernelName name, int64_t n, T* out, const T* x, const StridedIndexer& ix, Map map, Stream stream) {
+  if (n <= 0) return;
+  if (ix.contiguous) {
+    const T* xs = x + ix.base;
+    launch_contiguous<T>(name, map_contiguous_kernel<T, Map, true>, map_contiguous_kernel<T, Map, false>,
+                         all_aligned16(out, xs), n, stream, out, xs, map);
+  } else if (fits_index32(n, ix)) {
+    launch_n(name, map_strided_kernel<T, Map, true>, n, stream, out, x, ix, map);
+  } else {
+    launch_n(name, map_strided_kernel<T, Map, false>, n, stream, out, x, ix, map);
+  }
+}
+
 }  // namespace
 
 template <typename T>
 void unary_forward(UnaryKind kind, int64_t n, T* out, const T* x, const StridedIndexer& ix, Stream stream) {
-  if (n <= 0) return;
+  dispatch_kind(kind, [&](auto k) { launch_map("unary_forward", n, out, x, ix, UnaryMap<T, decltype(k)::value>{}, stream); });
+}
+
+template <typename T>
+void binary_scalar_forward(BinaryKind kind, int64_t n, T* out, const T* a, const StridedIndexer& ia, compute_t<T> b,
+                           Stream stream) {
   dispatch_kind(kind, [&](auto k) {
-    constexpr UnaryKind K = decltype(k)::value;
-    if (ix.contiguous) {
-      const T* xs = x + ix.base;
-      launch_contiguous<T>("unary_forward", unary_contiguous_kernel<T, K, true>, unary_contiguous_kernel<T, K, false>,
-                           all_aligned16(out, xs), n, stream, out, xs);
-    } else if (fits_index32(n, ix)) {
-      launch_n("unary_forward", unary_strided_kernel<T, K, true>, n, stream, out, x, ix);
-    } else {
-      launch_n("unary_forward", unary_strided_kernel<T, K, false>, n, stream, out, x, ix);
-    }
+    launch_map("binary_scalar_forward", n, out, a, ia, ScalarRightMap<T, decltype(k)::value>{b}, stream);
   });
 }
 
@@ -294,7 +318,9 @@ void fill(int64_t n, T* out, T value, Stream stream) {
   template void unary_forward<T>(UnaryKind, int64_t, T*, const T*, const StridedIndexer&, Stream);           \
   template void unary_backward<T>(UnaryKind, int64_t, T*, const T*, const T*, const T*, Stream);             \
   template void binary_forward<T>(BinaryKind, int64_t, T*, const T*, const StridedIndexer&, const T*,        \
-                                  const StridedIndexer&, Stream);
+                                  const StridedIndexer&, Stream);                                            \
+  template void binary_scalar_forward<T>(BinaryKind, int64_t, T*, const T*, const StridedIndexer&, compute_t<T>, \
+                                         Stream);
 MINIDL_FLOAT_LAUNCHERS(float)
 MINIDL_FLOAT_LAUNCHERS(double)
 MINIDL_FLOAT_LAUNCHERS(bf16)

@@ -38,7 +38,7 @@ template <typename T>
 struct SumReduce {
   using Acc = double;
   using Op = SumOp;
-  __device__ static T finish(Acc acc, double scale) { return T(static_cast<compute_t<T>>(acc * scale)); }
+  __device__ static T finish(Acc acc, double scale) { return T(acc * scale); }
 };
 
 template <typename T>
