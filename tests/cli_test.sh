@@ -305,6 +305,23 @@ if "$minidl" train mlp --epochs 1 --limit-train 256 --limit-test 128 --device cu
 else
   fail "train mlp --precision bf16: $(tail -n 2 "$work/mlp-bf16.log")"
 fi
+# The other models and the dropout variants whose masks or noise meet bf16 activations, one short
+# run each: every op on their paths takes bf16 or widens it (framework/ops/autocast.h).
+for spec in "cnn --epochs 1 --limit-train 64 --limit-test 32 --dropout dropblock:0.1" \
+            "resnet20 --epochs 1 --limit-train 32 --limit-test 16 --stochastic-depth 0.2" \
+            "mlp --epochs 1 --limit-train 256 --limit-test 128 --dropout concrete:0.2 --reg activation-l1:1e-4" \
+            "mlp --epochs 1 --limit-train 256 --limit-test 128 --dropout dropconnect:0.2" \
+            "lstm --steps 4 --eval-every 2 --eval-windows 2 --batch-size 4 --context 16 --layers 2 --width 16" \
+            "gat --graph karate --epochs 3" "sage --graph karate --epochs 3"; do
+  name=bf16_$(echo "$spec" | tr ' :.' '___')
+  # shellcheck disable=SC2086
+  if "$minidl" train $spec --device cuda-emu --precision bf16 --out "$work/$name" > "$work/$name.log" 2>&1 &&
+     grep -q "bf16 precision" "$work/$name.log" && grep -qE '^(test accuracy|validation loss) [0-9.]+' "$work/$name.log"; then
+    pass "train $spec --precision bf16 --device cuda-emu"
+  else
+    fail "train $spec --precision bf16: $(tail -n 2 "$work/$name.log")"
+  fi
+done
 expect_error "mf bf16" "--precision does not apply to mf: its model has no matmul" -- train mf --precision bf16
 expect_error "mlp bf16 on the CPU" "--precision bf16 runs on a CUDA device" -- train mlp --precision bf16 --device cpu
 expect_error "resume with fewer epochs" "--epochs 2 would shorten the run" -- train --resume "$work/resumed" --epochs 2

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <random>
 #include <vector>
@@ -213,8 +214,9 @@ void check_autocast_matmul(Device device) {
   }
 }
 
-// A matrix broadcast over a batch (W @ X[b]) gets its gradient summed over the batch in f32, and
-// Linear's x @ W^T leaves W's gradient in W's own row-major layout.
+// A matrix broadcast over a batch (W @ X[b]) gets its gradient summed over the batch (f64
+// accumulation, one rounding), and Linear's x @ W^T leaves W's gradient in W's own row-major
+// layout.
 void check_autocast_broadcast_and_linear_gradients(Device device) {
   const int64_t batch = 3, m = 5, k = 6, n = 4;
   const std::vector<float> wv = uniform_values(m * k, 12), xv = uniform_values(batch * k * n, 13);
@@ -374,24 +376,53 @@ void check_bf16_dropout(Device device) {
   expect_rounded_reference(h.grad(), to_device(h32.grad(), kCPU), 0, "bias_dropout_residual's gradient of x");
 }
 
-// Under autocast the ops that compute in f32 take bf16 and return f32: the f32 op on the widened
-// values. Outside autocast a bf16 operand of such an op is an error that says what to do.
+// Under autocast the ops that compute in f32 take bf16 and return f32, and the gradient reaches
+// the bf16 input in bf16: against the CPU's f32 op on the same values (another backend's kernels),
+// forward within f32 reordering and the gradient within one bf16 rounding. Outside autocast a bf16
+// operand of such an op is an error that says what to do.
 void check_autocast_widens_f32_ops(Device device) {
   const Bf16Operand x = bf16_operand(uniform_values(4 * 10, 51), {4, 10}, device);
-  const Tensor widened = to_dtype(x.device_bf16, DType::F32);
-  const Tensor w = to_device(Tensor::full({10}, 1.5), device), b = to_device(Tensor::full({10}, 0.25), device);
-  const Tensor target = to_device(Tensor::from_vector(std::vector<int64_t>{1, 0, 9, 3}, {4}), device);
   expect_error([&] { softmax(x.device_bf16, 1); }, "no bf16 kernel");
-  const AutocastGuard guard(DType::BF16);
-  const auto same = [](const Tensor& got, const Tensor& reference, const char* what) {
-    ASSERT_EQ(got.dtype(), DType::F32) << what;
-    EXPECT_EQ(to_device(got, kCPU).to_vector<float>(), to_device(reference, kCPU).to_vector<float>()) << what;
+  const auto on = [](Device d) {
+    return std::pair{to_device(Tensor::from_vector(uniform_values(10, 52), {10}), d),
+                     to_device(Tensor::from_vector(std::vector<int64_t>{1, 0, 9, 3}, {4}), d)};
   };
-  same(layer_norm(x.device_bf16, w, b), layer_norm(widened, w, b), "layer_norm");
-  same(softmax(x.device_bf16, 1), softmax(widened, 1), "softmax");
-  same(cross_entropy(x.device_bf16, target), cross_entropy(widened, target), "cross_entropy");
-  same(mean(x.device_bf16), mean(widened), "mean");
-  same(sum(x.device_bf16, {0}), sum(widened, {0}), "sum");
+  using Op = std::function<Tensor(const Tensor& x, const Tensor& w, const Tensor& target)>;
+  const std::vector<std::pair<const char*, Op>> ops = {
+      {"layer_norm", [](const Tensor& v, const Tensor& w, const Tensor&) { return layer_norm(v, w, w); }},
+      {"softmax", [](const Tensor& v, const Tensor&, const Tensor&) { return softmax(v, 1); }},
+      {"log_softmax", [](const Tensor& v, const Tensor&, const Tensor&) { return log_softmax(v, 0); }},
+      {"cross_entropy", [](const Tensor& v, const Tensor&, const Tensor& t) { return cross_entropy(v, t, 0.1); }},
+      {"mse_loss", [](const Tensor& v, const Tensor& w, const Tensor&) { return mse_loss(v, expand(w, {4, 10})); }},
+      {"sum", [](const Tensor& v, const Tensor&, const Tensor&) { return sum(v, {0}); }},
+      {"mean", [](const Tensor& v, const Tensor&, const Tensor&) { return mean(v); }},
+      {"max", [](const Tensor& v, const Tensor&, const Tensor&) { return max(v, 1); }},
+      {"embedding", [](const Tensor& v, const Tensor&, const Tensor& t) { return embedding(v, slice(t, 0, 0, 2)); }},
+      {"lstm_cell", [](const Tensor& v, const Tensor&, const Tensor&) { return lstm_cell(slice(v, 1, 0, 8), slice(v, 1, 8, 10)); }},
+      {"conv2d", [](const Tensor& v, const Tensor& w, const Tensor&) {
+         return conv2d(reshape(v, {1, 4, 2, 5}), reshape(slice(w, 0, 0, 8), {2, 4, 1, 1}), Tensor());
+       }},
+  };
+  for (const auto& [name, op] : ops) {
+    Tensor leaf = x.device_bf16.detach(), reference_leaf = x.cpu_f32.detach();
+    leaf.requires_grad_(true);
+    reference_leaf.requires_grad_(true);
+    const auto [w, target] = on(device);
+    const auto [cpu_w, cpu_target] = on(kCPU);
+    Tensor out;
+    {
+      const AutocastGuard guard(DType::BF16);
+      out = op(leaf, w, target);
+      ASSERT_EQ(out.dtype(), DType::F32) << name;
+      sum(mul(out, out)).backward();
+    }
+    const Tensor reference = op(reference_leaf, cpu_w, cpu_target);
+    sum(mul(reference, reference)).backward();
+    const std::vector<float> got = to_device(out, kCPU).to_vector<float>(), want = reference.to_vector<float>();
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (1 + std::abs(want[i]))) << name;
+    ASSERT_EQ(leaf.grad().dtype(), DType::BF16) << name;
+    expect_rounded_reference(leaf.grad(), reference_leaf.grad(), 1, std::string(name) + " gradient");
+  }
 }
 
 double relative_rms_difference(const Tensor& a, const Tensor& b) {

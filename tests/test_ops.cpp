@@ -893,6 +893,29 @@ TEST_P(OpTest, ErrorInputsGiveClearMessages) {
   }
 }
 
+// x + 0.5, x * 1.7 and x ^ 2.5 with numbers are one-input ops on their own kernel (the number
+// kept in the compute type) and gradient rules: against the formula, by f64 gradcheck on a strided
+// view, and on the device under test against the CPU, forward and gradient.
+TEST(ScalarOps, MatchTheFormulaGradcheckAndTheDevice) {
+  const Values v = {0.3, 1.1, 2.0, 0.7, 1.9, 0.05};
+  const Fn f = [](const std::vector<Tensor>& in) { return pow(mul(add(in[0], 0.5), 1.7), 2.5); };
+  const Tensor x = Tensor::from_vector(v, {2, 3});
+  const Values got = f({x}).to_vector<double>();
+  for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(got[i], std::pow((v[i] + 0.5) * 1.7, 2.5), 1e-12) << i;
+  EXPECT_TRUE(gradcheck(f, {transpose(x, 0, 1)}).ok);
+  std::vector<Values> results;
+  for (Device device : {kCPU, kDeviceUnderTest}) {
+    Tensor leaf = to_device(x, device).detach();
+    leaf.requires_grad_(true);
+    const Tensor y = f({leaf});
+    sum(y).backward();
+    results.push_back(to_device(y, kCPU).to_vector<double>());
+    results.push_back(to_device(leaf.grad(), kCPU).to_vector<double>());
+  }
+  expect_close(results[2], results[0], 1e-12, "forward on the device");
+  expect_close(results[3], results[1], 1e-12, "gradient on the device");
+}
+
 // Ties and NaNs, which gradcheck cannot reach (max has no derivative there): the maximum's
 // gradient goes to the first maximum in row order, or to the first NaN, on every device.
 TEST(MaxPool2d, GradientGoesToTheFirstMaximumOrNaN) {

@@ -359,7 +359,7 @@ TEST(GptEmulatedCuda, Bf16AutocastStaysWithinBf16RoundingOfF32) {
 // What a training forward leaves allocated for backward, in bytes, per attention path and
 // precision: under autocast the GEMMs' outputs and what follows them (q/k/v, the scores and
 // probabilities or flash's inputs, the MLP's hidden layer) are kept in bf16, half the bytes.
-TEST(GptEmulatedCuda, Bf16AutocastHalvesTheActivationsKeptForBackward) {
+TEST(GptEmulatedCuda, Bf16AutocastShrinksTheActivationsKeptForBackward) {
   const Device emu{DeviceType::CUDAEmu, 0};
   GptConfig c;
   c.vocab = 11;

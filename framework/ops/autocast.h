@@ -2,11 +2,13 @@
 // - matmul with an f32 operand on a CUDA device (cuda or cuda-emu) casts its f32 operands to bf16,
 //   multiplies with f32 accumulation (cuBLAS's tensor cores on a GPU) and returns bf16, so the
 //   GEMMs' outputs and the activations that follow them are stored in bf16;
-// - the ops with a bf16 kernel (elementwise, reductions, dropout, the transformer block's fused
-//   ops) take bf16 as it comes, computing in f32 and rounding once on store;
-// - the ops that need f32 range and precision or have no bf16 kernel (softmax, losses, the
-//   normalizations, sum and mean, the recurrent cell, convolution, pooling, the graph ops) take a
-//   bf16 operand cast to f32 (autocast_to_f32) and return f32;
+// - the ops with a bf16 kernel (elementwise, argmax, dropout, bias_dropout_residual,
+//   softmax_dropout, flash_attention) take bf16 as it comes, computing in f32 and rounding once on
+//   store; a number (x * 0.5) stays f32;
+// - the ops that need f32 range and precision or have no bf16 kernel (softmax, the losses,
+//   layer_norm, sum, mean and max, the recurrent cell, convolution (in f32 on every device, as
+//   cuDNN), pooling, the graph ops, the dropout variants other than plain dropout) take a bf16
+//   operand cast to f32 (autocast_to_f32) and return f32;
 // - a binary op of a bf16 and an f32 tensor computes in f32 (elementwise.cpp).
 // Every parameter (the master weights), every gradient of a parameter and the optimizer stay in
 // f32. bf16 keeps f32's exponent range: gradients neither underflow nor overflow where f32's would

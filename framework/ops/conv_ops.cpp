@@ -122,13 +122,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
   } else {
     const Tensor w = reshape(weight.detach(), {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});
     const Tensor cols = im2col(x.detach(), g);
-    // Under autocast the GEMMs return bf16 (autocast.h); the convolution returns x's dtype.
-    y = to_dtype(reshape(cat_groups(groups, 1,
-                                    [&](int64_t k) {
-                                      return matmul(group_part(w, 0, k, groups), group_part(cols, 1, k, groups));
-                                    }),
-                         output_shape(x, out_channels, g)),
-                 x.dtype());
+    const AutocastGuard f32_gemms(std::nullopt);  // convolution computes in f32, as cuDNN's path does
+    y = reshape(cat_groups(groups, 1,
+                           [&](int64_t k) { return matmul(group_part(w, 0, k, groups), group_part(cols, 1, k, groups)); }),
+                output_shape(x, out_channels, g));
   }
   if (bias.defined()) y = add(y, reshape(bias.detach(), {1, out_channels, 1, 1}));
   record_op("conv2d", {x, weight, bias}, y, {x, weight},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/conv.h"
 #include "framework/ops/cudnn_conv.h"
@@ -215,17 +216,13 @@ Grads conv2d(const Tensor& g, const Tensor& x, const Tensor& weight, const Windo
   const Tensor gy = minidl::reshape(minidl::contiguous(g), {x.size(0), out_channels, win.h.out * win.w.out});
   const Tensor w = minidl::reshape(weight, {out_channels, weight.size(1) * weight.size(2) * weight.size(3)});
   const Tensor cols = im2col(x, win);
-  // Under autocast the GEMMs return bf16 (autocast.h); col2im takes g's dtype.
-  const Tensor gcols = minidl::to_dtype(cat_groups(groups, 1,
-                                                   [&](int64_t k) {
-                                                     return minidl::matmul(
-                                                         minidl::transpose(group_part(w, 0, k, groups), 0, 1),
-                                                         group_part(gy, 1, k, groups));
-                                                   }),
-                                        g.dtype());
+  const AutocastGuard f32_gemms(std::nullopt);  // convolution computes in f32, as cuDNN's path does
+  const Tensor gcols = cat_groups(groups, 1, [&](int64_t k) {
+    return minidl::matmul(minidl::transpose(group_part(w, 0, k, groups), 0, 1), group_part(gy, 1, k, groups));
+  });
   const Tensor gw = cat_groups(groups, 0, [&](int64_t k) {
     const Tensor cols_t = minidl::transpose(group_part(cols, 1, k, groups), 1, 2);
-    return minidl::to_dtype(minidl::sum(minidl::matmul(group_part(gy, 1, k, groups), cols_t), {0}), weight.dtype());
+    return minidl::sum(minidl::matmul(group_part(gy, 1, k, groups), cols_t), {0});
   });
   return {col2im(gcols, win, x.shape()), minidl::reshape(gw, weight.shape()),
           has_bias ? minidl::sum(gy, {0, 2}) : Tensor()};
