@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common/bfloat16.h"
+
 namespace minidl {
 
 // A deterministic pseudo-random 64-bit word for (i, salt).
@@ -43,6 +45,14 @@ template <typename T>
       return ::testing::AssertionFailure() << "element " << i << ": cpu " << show(want[i]) << ", emu " << show(got[i]);
   return ::testing::AssertionSuccess();
 }
+
+// bf16 test data: values rounded to bf16, and the f32 values they hold (the reference's input).
+inline std::vector<bf16> to_bf16(const std::vector<float>& v) {
+  std::vector<bf16> out;
+  for (float x : v) out.push_back(bf16(x));
+  return out;
+}
+inline std::vector<float> widened(const std::vector<bf16>& v) { return std::vector<float>(v.begin(), v.end()); }
 
 // Runs a CPU reference kernel over [0, items) in two uneven pieces, as two threads would.
 template <typename Fn>

@@ -155,6 +155,34 @@ TEST_P(KernelParity, BiasDropoutResidualIsBitIdentical) {
     }
 }
 
+// bf16 (autocast's activations): the same masks, and the f32 reference's values on the rounded
+// inputs, rounded once. dropout_affine on bf16 packs four 2-byte elements a Philox block;
+// bias_dropout_residual reads a bf16 x under an f32 bias and residual.
+TEST_P(KernelParity, Bf16DropoutRoundsTheF32Reference) {
+  for (int64_t n : kSizes)
+    for (const PhiloxState& st : kStates) {
+      const std::vector<double> v = test_values(n, 4);
+      const std::vector<bf16> xh = to_bf16(std::vector<float>(v.begin(), v.end()));
+      const std::vector<float> xf = widened(xh);
+      for (const DropoutAffine& rule : {DropoutAffine{1 / 0.7, 0, 0}, DropoutAffine{0.8, 0.3, -1.1}}) {
+        std::vector<float> want(n);
+        cpu::dropout_affine<float>(0, n, st, dropout_threshold(0.3), rule, want.data(), xf.data());
+        std::vector<bf16> got(n, bf16(-7.0f));
+        emu::dropout_affine<bf16>(n, st, dropout_threshold(0.3), rule, got.data(), xh.data(), nullptr);
+        ASSERT_TRUE(same_bits(to_bf16(want), got)) << "dropout_affine n " << n << " offset " << st.offset;
+      }
+      const int64_t cols = n % 7 == 0 ? 7 : 1;
+      const std::vector<double> r = test_values(n, 5), bias = test_values(cols, 6);
+      const std::vector<float> residual(r.begin(), r.end()), b(bias.begin(), bias.end());
+      std::vector<float> want(n), got(n, -5.0f);
+      cpu::bias_dropout_residual<float>(0, n, cols, st, dropout_threshold(0.1), 1 / 0.9f, want.data(), xf.data(),
+                                        b.data(), residual.data());
+      emu::bias_dropout_residual<float>(n, cols, st, dropout_threshold(0.1), 1 / 0.9f, got.data(), xh.data(),
+                                        b.data(), residual.data(), nullptr);
+      ASSERT_TRUE(same_bits(want, got)) << "bias_dropout_residual n " << n << " offset " << st.offset;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(LaunchConfigs, KernelParity, ::testing::ValuesIn(kLaunchPolicies), launch_policy_name);
 
 }  // namespace

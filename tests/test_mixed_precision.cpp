@@ -128,8 +128,8 @@ void check_casts_match_the_cpu(Device device) {
 }
 
 // Each element of a bf16 product against the exact (f64) product of the same bf16 values: one
-// rounding to bf16 (half an ulp, 2^-9 relative) plus f32 accumulation (k products, each off by at
-// most 2^-24 of the running sum of magnitudes).
+// rounding to bf16 (half an ulp: 2^-8 relative, bf16 keeping 8 significant bits) plus f32
+// accumulation (k products, each off by at most 2^-24 of the running sum of magnitudes).
 void expect_bf16_product(const Tensor& out, const std::vector<float>& a, const std::vector<float>& b, int64_t m,
                          int64_t n, int64_t k, bool trans_b) {
   const std::vector<float> got = to_dtype(out, DType::F32).to_vector<float>();
@@ -272,8 +272,12 @@ void check_bf16_elementwise_and_reductions(Device device, int max_ulps) {
   const Bf16Operand positive = bf16_operand(uniform_values(7 * 301, 22, 0.1f, 4), {7, 301}, device);
   const Bf16Operand row = bf16_operand(uniform_values(301, 23), {301}, device);
   using Unary = Tensor (*)(const Tensor&);
-  for (auto [name, op] : {std::pair<const char*, Unary>{"neg", neg}, {"exp", exp}, {"relu", relu}, {"gelu", gelu},
-                          {"tanh", tanh}, {"sigmoid", sigmoid}})
+  for (auto [name, op] : {std::pair<const char*, Unary>{"neg", neg},
+                          {"exp", exp},
+                          {"relu", relu},
+                          {"gelu", gelu},
+                          {"tanh", tanh},
+                          {"sigmoid", sigmoid}})
     expect_rounded_reference(op(x.device_bf16), op(x.cpu_f32), max_ulps, name);
   expect_rounded_reference(log(positive.device_bf16), log(positive.cpu_f32), max_ulps, "log");
   expect_rounded_reference(sqrt(positive.device_bf16), sqrt(positive.cpu_f32), max_ulps, "sqrt");
@@ -393,13 +397,18 @@ void check_autocast_widens_f32_ops(Device device) {
       {"softmax", [](const Tensor& v, const Tensor&, const Tensor&) { return softmax(v, 1); }},
       {"log_softmax", [](const Tensor& v, const Tensor&, const Tensor&) { return log_softmax(v, 0); }},
       {"cross_entropy", [](const Tensor& v, const Tensor&, const Tensor& t) { return cross_entropy(v, t, 0.1); }},
-      {"mse_loss", [](const Tensor& v, const Tensor& w, const Tensor&) { return mse_loss(v, expand(w, {4, 10})); }},
+      {"mse_loss",
+       [](const Tensor& v, const Tensor& w, const Tensor&) {
+         return mse_loss(v, expand(w, {4, 10}));
+       }},
       {"sum", [](const Tensor& v, const Tensor&, const Tensor&) { return sum(v, {0}); }},
       {"mean", [](const Tensor& v, const Tensor&, const Tensor&) { return mean(v); }},
       {"max", [](const Tensor& v, const Tensor&, const Tensor&) { return max(v, 1); }},
       {"embedding", [](const Tensor& v, const Tensor&, const Tensor& t) { return embedding(v, slice(t, 0, 0, 2)); }},
-      {"lstm_cell", [](const Tensor& v, const Tensor&, const Tensor&) { return lstm_cell(slice(v, 1, 0, 8), slice(v, 1, 8, 10)); }},
-      {"conv2d", [](const Tensor& v, const Tensor& w, const Tensor&) {
+      {"lstm_cell",
+       [](const Tensor& v, const Tensor&, const Tensor&) { return lstm_cell(slice(v, 1, 0, 8), slice(v, 1, 8, 10)); }},
+      {"conv2d",
+       [](const Tensor& v, const Tensor& w, const Tensor&) {
          return conv2d(reshape(v, {1, 4, 2, 5}), reshape(slice(w, 0, 0, 8), {2, 4, 1, 1}), Tensor());
        }},
   };
@@ -439,22 +448,22 @@ double relative_rms_difference(const Tensor& a, const Tensor& b) {
 // The attention kernels on bf16 widen each tile to f32 and round each result once, so the forward
 // is the f32 kernel's on the same (rounded) values, rounded: bit for bit on the same device, masks
 // included. Gradients see the saved bf16 probabilities and outputs, so they match the f32 ones to
-// a few bf16 roundings (2^-9 relative each; about one is seen).
+// a few bf16 roundings (at most 2^-8 relative each, about half that on average; about one is seen).
 void check_bf16_attention(Device device) {
   const int64_t batch = 2, heads = 2, t = 37, dh = 16;
   const Shape shape{batch, heads, t, dh};
   const auto operand = [&](uint32_t seed, float range) {
-    return to_dtype(to_device(Tensor::from_vector(uniform_values(shape_numel(shape), seed, -range, range), shape),
-                              device),
-                    DType::BF16);
+    return to_dtype(
+        to_device(Tensor::from_vector(uniform_values(shape_numel(shape), seed, -range, range), shape), device),
+        DType::BF16);
   };
   const Tensor scores = to_dtype(
       to_device(Tensor::from_vector(uniform_values(batch * heads * t * t, 61, -4, 4), {batch, heads, t, t}), device),
       DType::BF16);
   const Tensor q = operand(63, 2), k = operand(64, 2), v = operand(65, 1), g = operand(66, 1);
-  const Tensor g_scores = to_dtype(
-      to_device(Tensor::from_vector(uniform_values(batch * heads * t * t, 67), {batch, heads, t, t}), device),
-      DType::BF16);
+  const Tensor g_scores =
+      to_dtype(to_device(Tensor::from_vector(uniform_values(batch * heads * t * t, 67), {batch, heads, t, t}), device),
+               DType::BF16);
 
   // softmax_dropout: forward bit for bit, and the gradient.
   {

@@ -332,6 +332,96 @@ TEST_P(ElementwiseParity, Fill) {
   check_fill<uint8_t>(1);
 }
 
+// ---- bf16: the emulated kernels against the CPU's f32 reference on the same (rounded) values,
+// rounded once, bit for bit: contiguous (packs of eight bf16 and their tails, misaligned), strided,
+// backward, binary with a broadcast row, and the binary-with-a-number kernel (also in f32).
+
+std::vector<float> rounded_values(int64_t n, uint64_t salt, bool positive) {
+  return widened(to_bf16(values<float>(n, salt, positive)));
+}
+
+TEST_P(ElementwiseParity, Bf16UnaryRoundsTheF32Reference) {
+  for (UnaryKind kind : kUnaryKinds) {
+    for (int64_t n : kSizes)
+      for (int64_t shift : {0, 1}) {
+        const std::vector<float> x = rounded_values(n + shift, 1, needs_positive(kind));
+        const std::vector<bf16> xh = to_bf16(x);
+        std::vector<float> want(n + shift, -7.0f);
+        std::vector<bf16> got(n + shift, bf16(-7.0f));
+        cpu::unary_forward<float>(kind, 0, n, want.data() + shift, x.data() + shift, StridedIndexer{});
+        emu::unary_forward<bf16>(kind, n, got.data() + shift, xh.data() + shift, StridedIndexer{}, kStream);
+        EXPECT_TRUE(same_bits(to_bf16(want), got)) << "kind " << int(kind) << " n " << n << " shift " << shift;
+
+        // Backward from the stored (rounded) forward output.
+        const std::vector<bf16> yh = to_bf16(want);
+        const std::vector<float> y = widened(yh), gy = rounded_values(n + shift, 2, false);
+        const std::vector<bf16> gyh = to_bf16(gy);
+        std::vector<float> want_gx(n + shift, -7.0f);
+        std::vector<bf16> got_gx(n + shift, bf16(-7.0f));
+        cpu::unary_backward<float>(kind, 0, n, want_gx.data() + shift, gy.data() + shift, x.data() + shift,
+                                   y.data() + shift);
+        emu::unary_backward<bf16>(kind, n, got_gx.data() + shift, gyh.data() + shift, xh.data() + shift,
+                                  yh.data() + shift, kStream);
+        EXPECT_TRUE(same_bits(to_bf16(want_gx), got_gx)) << "backward kind " << int(kind) << " n " << n;
+      }
+    const View v = transposed(33, 65);
+    const std::vector<float> x = rounded_values(v.storage, 3, needs_positive(kind));
+    const std::vector<bf16> xh = to_bf16(x);
+    std::vector<float> want(33 * 65);
+    std::vector<bf16> got(33 * 65);
+    cpu::unary_forward<float>(kind, 0, 33 * 65, want.data(), x.data(), v.ix);
+    emu::unary_forward<bf16>(kind, 33 * 65, got.data(), xh.data(), v.ix, kStream);
+    EXPECT_TRUE(same_bits(to_bf16(want), got)) << "kind " << int(kind) << " transposed";
+  }
+}
+
+TEST_P(ElementwiseParity, Bf16BinaryRoundsTheF32Reference) {
+  const int64_t p = 33, q = 65;
+  const View va = contiguous(p, q), vb = row_broadcast(p, q);
+  for (BinaryKind kind : kBinaryKinds) {
+    const std::vector<float> a = widened(to_bf16(operand<float>(kind, false, va.storage, 7))),
+                             b = widened(to_bf16(operand<float>(kind, true, vb.storage, 8)));
+    const std::vector<bf16> ah = to_bf16(a), bh = to_bf16(b);
+    std::vector<float> want(p * q);
+    std::vector<bf16> got(p * q);
+    cpu::binary_forward<float>(kind, 0, p * q, want.data(), a.data(), va.ix, b.data(), vb.ix);
+    emu::binary_forward<bf16>(kind, p * q, got.data(), ah.data(), va.ix, bh.data(), vb.ix, kStream);
+    EXPECT_TRUE(same_bits(to_bf16(want), got)) << "kind " << int(kind);
+  }
+}
+
+// a op b for a number b: the CPU reference with b broadcast from one element of a's compute type.
+template <typename T>
+void check_binary_scalar(const View& va, int64_t n, const std::string& what) {
+  using C = compute_t<T>;
+  for (BinaryKind kind : kBinaryKinds) {
+    const std::vector<T> a = [&] {
+      std::vector<T> v;
+      for (float f : operand<float>(kind, false, va.storage, 9)) v.push_back(T(f));
+      return v;
+    }();
+    const std::vector<C> a_wide(a.begin(), a.end());
+    const C b = kind == BinaryKind::Pow ? C(0.625) : C(0.1767767);  // not a bf16 value: it must stay C
+    std::vector<C> want(n);
+    std::vector<T> got(n, T(-7.0f));
+    cpu::binary_forward<C>(kind, 0, n, want.data(), a_wide.data(), va.ix, &b, scalar_broadcast(n, 1).ix);
+    emu::binary_scalar_forward<T>(kind, n, got.data(), a.data(), va.ix, b, kStream);
+    std::vector<T> want_stored;
+    for (C w : want) want_stored.push_back(T(w));
+    EXPECT_TRUE(same_bits(want_stored, got)) << "kind " << int(kind) << " " << what;
+  }
+}
+
+TEST_P(ElementwiseParity, BinaryWithANumber) {
+  for (int64_t n : kSizes) {
+    check_binary_scalar<float>(contiguous(n, 1), n, "contiguous f32 n " + std::to_string(n));
+    check_binary_scalar<bf16>(contiguous(n, 1), n, "contiguous bf16 n " + std::to_string(n));
+  }
+  check_binary_scalar<float>(transposed(33, 65), 33 * 65, "transposed f32");
+  check_binary_scalar<bf16>(transposed(33, 65), 33 * 65, "transposed bf16");
+  check_binary_scalar<double>(sliced(7, 4), 28, "sliced f64");
+}
+
 INSTANTIATE_TEST_SUITE_P(LaunchConfigs, ElementwiseParity, ::testing::ValuesIn(kLaunchPolicies), launch_policy_name);
 
 }  // namespace

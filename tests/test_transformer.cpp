@@ -361,11 +361,8 @@ TEST(GptEmulatedCuda, Bf16AutocastStaysWithinBf16RoundingOfF32) {
 // probabilities or flash's inputs, the MLP's hidden layer) are kept in bf16, half the bytes.
 TEST(GptEmulatedCuda, Bf16AutocastShrinksTheActivationsKeptForBackward) {
   const Device emu{DeviceType::CUDAEmu, 0};
-  GptConfig c;
-  c.vocab = 11;
+  GptConfig c = tiny_config();
   c.context = 64;
-  c.layers = 2;
-  c.heads = 2;
   c.width = 32;
   std::vector<int64_t> ids(8 * 64);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(i * 7 % 11);

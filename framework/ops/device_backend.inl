@@ -324,8 +324,9 @@ class DeviceBackend final : public Backend {
                        const PhiloxState& state, uint64_t threshold, double scale) override {
     visit_floating<Bf16::Accepted>(x.dtype(), "softmax_dropout", operands(y, probs, x), [&](auto tag) {
       using T = decltype(tag);
-      kernels::softmax_dropout_forward<T>(x.numel() / shape.cols, shape, state, threshold, static_cast<compute_t<T>>(scale),
-                                          y.data<T>(), probs.data<T>(), x.data<T>(), kDefaultStream);
+      kernels::softmax_dropout_forward<T>(x.numel() / shape.cols, shape, state, threshold,
+                                          static_cast<compute_t<T>>(scale), y.data<T>(), probs.data<T>(), x.data<T>(),
+                                          kDefaultStream);
     });
   }
 
@@ -334,8 +335,9 @@ class DeviceBackend final : public Backend {
                                 double scale) override {
     visit_floating<Bf16::Accepted>(probs.dtype(), "softmax_dropout backward", operands(gx, gy, probs), [&](auto tag) {
       using T = decltype(tag);
-      kernels::softmax_dropout_backward<T>(probs.numel() / shape.cols, shape, state, threshold, static_cast<compute_t<T>>(scale),
-                                           gx.data<T>(), gy.data<T>(), probs.data<T>(), kDefaultStream);
+      kernels::softmax_dropout_backward<T>(probs.numel() / shape.cols, shape, state, threshold,
+                                           static_cast<compute_t<T>>(scale), gx.data<T>(), gy.data<T>(),
+                                           probs.data<T>(), kDefaultStream);
     });
   }
 
@@ -346,8 +348,8 @@ class DeviceBackend final : public Backend {
     visit_floating<Bf16::Accepted>(q.dtype(), "flash_attention", work, [&](auto tag) {
       using T = decltype(tag);
       using C = compute_t<T>;  // lse's dtype
-      kernels::flash_attention_forward<T>(shape, state, threshold, static_cast<C>(scale), out.data<T>(),
-                                          lse.data<C>(), q.data<T>(), k.data<T>(), v.data<T>(), kDefaultStream);
+      kernels::flash_attention_forward<T>(shape, state, threshold, static_cast<C>(scale), out.data<T>(), lse.data<C>(),
+                                          q.data<T>(), k.data<T>(), v.data<T>(), kDefaultStream);
     });
   }
 

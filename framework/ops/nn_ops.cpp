@@ -110,7 +110,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 }
 
 Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev) {
-  if (autocast_widens(gates) || autocast_widens(c_prev)) return lstm_cell(autocast_to_f32(gates), autocast_to_f32(c_prev));
+  if (autocast_widens(gates) || autocast_widens(c_prev))
+    return lstm_cell(autocast_to_f32(gates), autocast_to_f32(c_prev));
   check_floating(gates, "lstm_cell");
   check_compatible(gates, c_prev, "lstm_cell");
   MINIDL_CHECK(c_prev.dim() == 2, "lstm_cell: c_prev must be [batch, hidden], got {}", c_prev.describe());

@@ -114,10 +114,10 @@ void softmax_dropout_forward(int64_t rows, const SoftmaxDropoutShape& shape, con
                              uint64_t threshold, compute_t<T> scale, T* y, T* probs, const T* x, Stream stream) {
   if (rows <= 0 || shape.cols <= 0) return;
   using C = compute_t<T>;
-  launch_rows<C>(kWarpRowMax, "softmax_dropout_forward_warp", "softmax_dropout_forward_block", rows, shape.cols,
-                 SoftmaxDropoutForwardOp<T>{{shape, state, threshold}, scale, y, probs, x,
-                                            -std::numeric_limits<C>::infinity()},
-                 stream);
+  launch_rows<C>(
+      kWarpRowMax, "softmax_dropout_forward_warp", "softmax_dropout_forward_block", rows, shape.cols,
+      SoftmaxDropoutForwardOp<T>{{shape, state, threshold}, scale, y, probs, x, -std::numeric_limits<C>::infinity()},
+      stream);
 }
 
 template <typename T>
@@ -125,15 +125,15 @@ void softmax_dropout_backward(int64_t rows, const SoftmaxDropoutShape& shape, co
                               uint64_t threshold, compute_t<T> scale, T* grad_x, const T* grad_y, const T* probs,
                               Stream stream) {
   if (rows <= 0 || shape.cols <= 0) return;
-  launch_rows<compute_t<T>>(kWarpRowMax, "softmax_dropout_backward_warp", "softmax_dropout_backward_block", rows,
-                            shape.cols, SoftmaxDropoutBackwardOp<T>{{shape, state, threshold}, scale, grad_x, grad_y, probs},
-                            stream);
+  launch_rows<compute_t<T>>(
+      kWarpRowMax, "softmax_dropout_backward_warp", "softmax_dropout_backward_block", rows, shape.cols,
+      SoftmaxDropoutBackwardOp<T>{{shape, state, threshold}, scale, grad_x, grad_y, probs}, stream);
 }
 
-#define MINIDL_SOFTMAX_DROPOUT(T)                                                                                   \
-  template void softmax_dropout_forward<T>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,        \
-                                           compute_t<T>, T*, T*, const T*, Stream);                                 \
-  template void softmax_dropout_backward<T>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,       \
+#define MINIDL_SOFTMAX_DROPOUT(T)                                                                              \
+  template void softmax_dropout_forward<T>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t,  \
+                                           compute_t<T>, T*, T*, const T*, Stream);                            \
+  template void softmax_dropout_backward<T>(int64_t, const SoftmaxDropoutShape&, const PhiloxState&, uint64_t, \
                                             compute_t<T>, T*, const T*, const T*, Stream);
 MINIDL_SOFTMAX_DROPOUT(float)
 MINIDL_SOFTMAX_DROPOUT(double)

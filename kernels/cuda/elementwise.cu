@@ -259,7 +259,8 @@ void launch_map(KernelName name, int64_t n, T* out, const T* x, const StridedInd
 
 template <typename T>
 void unary_forward(UnaryKind kind, int64_t n, T* out, const T* x, const StridedIndexer& ix, Stream stream) {
-  dispatch_kind(kind, [&](auto k) { launch_map("unary_forward", n, out, x, ix, UnaryMap<T, decltype(k)::value>{}, stream); });
+  dispatch_kind(kind,
+                [&](auto k) { launch_map("unary_forward", n, out, x, ix, UnaryMap<T, decltype(k)::value>{}, stream); });
 }
 
 template <typename T>
@@ -314,11 +315,11 @@ void fill(int64_t n, T* out, T value, Stream stream) {
   launch_n("fill", fill_kernel<T>, n, stream, out, value);
 }
 
-#define MINIDL_FLOAT_LAUNCHERS(T)                                                                            \
-  template void unary_forward<T>(UnaryKind, int64_t, T*, const T*, const StridedIndexer&, Stream);           \
-  template void unary_backward<T>(UnaryKind, int64_t, T*, const T*, const T*, const T*, Stream);             \
-  template void binary_forward<T>(BinaryKind, int64_t, T*, const T*, const StridedIndexer&, const T*,        \
-                                  const StridedIndexer&, Stream);                                            \
+#define MINIDL_FLOAT_LAUNCHERS(T)                                                                                \
+  template void unary_forward<T>(UnaryKind, int64_t, T*, const T*, const StridedIndexer&, Stream);               \
+  template void unary_backward<T>(UnaryKind, int64_t, T*, const T*, const T*, const T*, Stream);                 \
+  template void binary_forward<T>(BinaryKind, int64_t, T*, const T*, const StridedIndexer&, const T*,            \
+                                  const StridedIndexer&, Stream);                                                \
   template void binary_scalar_forward<T>(BinaryKind, int64_t, T*, const T*, const StridedIndexer&, compute_t<T>, \
                                          Stream);
 MINIDL_FLOAT_LAUNCHERS(float)

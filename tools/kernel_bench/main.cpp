@@ -240,10 +240,10 @@ int main(int argc, char** argv) {
     const int64_t qkv_elements = groups * t * dh;
     bf16 *hq = device_buffer<bf16>(qkv_elements, 0.01f), *hk = device_buffer<bf16>(qkv_elements, 0.02f),
          *hv = device_buffer<bf16>(qkv_elements, 0.03f), *ho = device_buffer<bf16>(qkv_elements, 0.f);
-    const double flash_bf16_ms = timer.median_ms([&] {
-      cuda::flash_attention_forward<bf16>(attn, state, keep, 1 / 0.9f, ho, alse, hq, hk, hv, nullptr);
-    });
-    fmt::print("attention 128x1024^2 dh 64 causal bf16: flash forward {:.1f} GFLOP/s\n", attn_flops / flash_bf16_ms / 1e6);
+    const double flash_bf16_ms = timer.median_ms(
+        [&] { cuda::flash_attention_forward<bf16>(attn, state, keep, 1 / 0.9f, ho, alse, hq, hk, hv, nullptr); });
+    fmt::print("attention 128x1024^2 dh 64 causal bf16: flash forward {:.1f} GFLOP/s\n",
+               attn_flops / flash_bf16_ms / 1e6);
     results.push_back({{"kernel", "attention 128x1024^2 dh 64 causal bf16"}, {"flash_forward_ms", flash_bf16_ms}});
     if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << '\n';
   } catch (const std::exception& e) {
