@@ -81,8 +81,8 @@ std::vector<int64_t> generate(LanguageModel& model, const std::vector<int64_t>& 
     const int64_t t = std::min<int64_t>(static_cast<int64_t>(ids.size()), context);
     const std::vector<int64_t> window(ids.end() - t, ids.end());
     const Tensor logits = model(to_device(Tensor::from_vector(window, {1, t}), device));
-    const std::vector<float> last =
-        to_device(contiguous(slice(reshape(logits, {t, vocab}), 0, t - 1, t)), kCPU).to_vector<float>();
+    const Tensor last_row = to_device(contiguous(slice(reshape(logits, {t, vocab}), 0, t - 1, t)), kCPU);
+    const std::vector<float> last = to_dtype(last_row, DType::F32).to_vector<float>();  // bf16 under autocast
     std::vector<int64_t> order(last.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return last[a] > last[b]; });

@@ -299,7 +299,7 @@ expect_error "resume with another precision" "--precision \"bf16\" conflicts wit
   -- train --resume "$work/resumed" --precision bf16
 # bf16 autocast for the classifiers too, on the emulated CUDA device.
 if "$minidl" train mlp --epochs 1 --limit-train 256 --limit-test 128 --device cuda-emu --precision bf16 \
-     > "$work/mlp-bf16.log" 2>&1 && grep -q "bf16 precision" "$work/mlp-bf16.log" &&
+     --out "$work/mlp-bf16" > "$work/mlp-bf16.log" 2>&1 && grep -q "bf16 precision" "$work/mlp-bf16.log" &&
    grep -q "^test accuracy" "$work/mlp-bf16.log"; then
   pass "train mlp --precision bf16 --device cuda-emu"
 else
@@ -322,6 +322,19 @@ for spec in "cnn --epochs 1 --limit-train 64 --limit-test 32 --dropout dropblock
     fail "train $spec --precision bf16: $(tail -n 2 "$work/$name.log")"
   fi
 done
+# Evaluation under autocast: the bf16 run's model on the same images, within a point of f32.
+f32_acc=$("$minidl" eval --checkpoint "$work/mlp-bf16/model.safetensors" --limit-test 128 --device cuda-emu 2>/dev/null |
+  sed -n 's/^test accuracy //p')
+bf16_acc=$("$minidl" eval --checkpoint "$work/mlp-bf16/model.safetensors" --limit-test 128 --device cuda-emu \
+  --precision bf16 2>/dev/null | sed -n 's/^test accuracy //p')
+if [ -n "$f32_acc" ] && [ -n "$bf16_acc" ] &&
+   awk -v a="$f32_acc" -v b="$bf16_acc" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }'; then
+  pass "eval --precision bf16 (accuracy $bf16_acc, f32 $f32_acc)"
+else
+  fail "eval --precision bf16: '$bf16_acc' against f32 '$f32_acc'"
+fi
+expect_error "eval bf16 on the CPU" "--precision bf16 runs on a CUDA device" -- \
+  eval --checkpoint "$work/mlp-bf16/model.safetensors" --precision bf16 --device cpu
 expect_error "mf bf16" "--precision does not apply to mf: its model has no matmul" -- train mf --precision bf16
 expect_error "mlp bf16 on the CPU" "--precision bf16 runs on a CUDA device" -- train mlp --precision bf16 --device cpu
 expect_error "resume with fewer epochs" "--epochs 2 would shorten the run" -- train --resume "$work/resumed" --epochs 2
@@ -353,6 +366,13 @@ if [ "$(head -c 2 "$work/s1")" = "Q:" ] && [ "$(wc -c < "$work/s1")" -ge 43 ] &&
   pass "sample: the prompt, 40 characters, the same text for the same seed"
 else
   fail "sample: $(cat "$work/s1")"
+fi
+"$minidl" sample --checkpoint "$work/gpt/model.safetensors" --prompt "Q:" --length 40 --seed 3 --device cuda-emu \
+  --precision bf16 > "$work/s3" 2>&1
+if [ "$(head -c 2 "$work/s3")" = "Q:" ] && [ "$(wc -c < "$work/s3")" -ge 43 ]; then
+  pass "sample --precision bf16 --device cuda-emu"
+else
+  fail "sample --precision bf16: $(cat "$work/s3")"
 fi
 # The fused attention (flash_attention) instead of matmul, softmax_dropout, matmul.
 if "$minidl" "${gpt_args[@]}" --attention fused --out "$work/gpt-fused" > "$work/gpt-fused.log" 2>&1 &&

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include "framework/io/fashion_mnist.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "framework/ops/ops.h"
 #include "framework/random/generator.h"
 #include "models/classifier.h"
 #include "tools/minidl/commands.h"
 #include "tools/minidl/progress.h"
+#include "tools/minidl/train_options.h"
 
 namespace minidl::cli {
 
@@ -18,6 +20,7 @@ struct EvalOptions {
   std::string checkpoint;
   std::string data_dir = kDefaultFashionMnistDir;
   std::string device = "auto";
+  std::string precision = "f32";
   int64_t batch_size = 1000;
   int64_t mc_samples = 0;  // 0: deterministic evaluation
   int64_t limit_test = 0;  // 0: the whole test set
@@ -30,6 +33,7 @@ void run_eval(const EvalOptions& o) {
   MINIDL_CHECK(o.limit_test >= 0, "--limit-test {} must be >= 0", o.limit_test);
   const Device device = Device::parse(o.device);
   backend_for(device);  // fails now, with the reason, when the device is not available
+  const AutocastGuard autocast(checked_autocast_dtype(o.precision, device, o.device));
   const LoadedModel loaded = load_model_file(o.checkpoint);
   loaded.model->to(device);
   Dataset test = load_fashion_mnist(o.data_dir, false);
@@ -37,7 +41,8 @@ void run_eval(const EvalOptions& o) {
     test.images = slice(test.images, 0, 0, o.limit_test);
     test.labels = slice(test.labels, 0, 0, o.limit_test);
   }
-  fmt::print("{}: {} on {} test images\n", o.checkpoint, loaded.info.value("model", "?"), test.images.size(0));
+  fmt::print("{}: {} on {} test images, {} precision\n", o.checkpoint, loaded.info.value("model", "?"),
+             test.images.size(0), o.precision);
   if (o.mc_samples > 0) {
     manual_seed(o.seed);  // the dropout layers of a loaded model draw from the default generator
     ProgressBar bar(fmt::format("MC dropout x{}", o.mc_samples), test.images.size(0));
@@ -67,6 +72,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--checkpoint", o->checkpoint, "model.safetensors written by minidl train --out")->required();
   cmd->add_option("--data-dir", o->data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
   cmd->add_option("--device", o->device, "auto (the GPU if present), cpu, cuda or cuda-emu")->capture_default_str();
+  cmd->add_option("--precision", o->precision, kPrecisionHelp)->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "evaluation batch size")->capture_default_str();
   cmd->add_option("--mc-samples", o->mc_samples,
                   "MC dropout: keep dropout active and average T samples per image (0: off)")

@@ -6,9 +6,11 @@
 
 #include "framework/core/device.h"
 #include "framework/io/text_corpus.h"
+#include "framework/ops/autocast.h"
 #include "framework/ops/backend.h"
 #include "models/language_model.h"
 #include "tools/minidl/commands.h"
+#include "tools/minidl/train_options.h"
 
 namespace minidl::cli {
 
@@ -22,6 +24,7 @@ struct SampleOptions {
   int64_t top_k = 0;
   uint64_t seed = 0;
   std::string device = "auto";
+  std::string precision = "f32";
 };
 
 // "\\n" in the prompt means a newline, so a prompt can start a fresh fortune.
@@ -41,6 +44,7 @@ std::string unescape(const std::string& s) {
 void run_sample(const SampleOptions& o) {
   const Device device = Device::parse(o.device);
   backend_for(device);
+  const AutocastGuard autocast(checked_autocast_dtype(o.precision, device, o.device));
   Generator dropout_gen(o.seed, 2), sample_gen(o.seed, 5);
   LoadedLanguageModel loaded = load_language_model_file(o.checkpoint, dropout_gen);
   loaded.model->to(device);
@@ -64,6 +68,7 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--top-k", o->top_k, "sample among the k most likely characters (0: all)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of the sampling draws")->capture_default_str();
   cmd->add_option("--device", o->device, "auto (the GPU if present), cpu, cuda or cuda-emu")->capture_default_str();
+  cmd->add_option("--precision", o->precision, kPrecisionHelp)->capture_default_str();
   cmd->callback([o] { run_sample(*o); });
 }
 

@@ -286,11 +286,7 @@ void add_train_options(CLI::App* cmd, TrainOptions* o, LmOptions* lm, MfOptions*
                   "directory for model.safetensors, metrics.jsonl and checkpoint.safetensors (written every epoch)");
   cmd->add_option("--device", o->device, "auto (the GPU when one is present, else the CPU), cpu, cuda, or cuda-emu (the CUDA kernels in the SIMT emulator)")
       ->capture_default_str();
-  cmd->add_option("--precision", o->precision,
-                  "f32, or bf16 on a CUDA device: autocast, as torch.autocast: matmuls multiply in bf16 with f32 "
-                  "accumulation and the activations that follow them are stored in bf16; weights, their gradients, "
-                  "the optimizer, normalizations and losses stay f32")
-      ->capture_default_str();
+  cmd->add_option("--precision", o->precision, kPrecisionHelp)->capture_default_str();
   cmd->add_option("--data-dir", o->data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
   cmd->add_option("--optimizer", o->optimizer, "one of " + optimizer_names())->capture_default_str();
   cmd->add_option("--lr", o->lr, "base (peak) learning rate of the schedule")->capture_default_str();

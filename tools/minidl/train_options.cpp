@@ -209,12 +209,21 @@ void validate_optimization(const TrainOptions& o) {
   MINIDL_CHECK(o.log_every >= 0, "--log-every {} must be >= 0", o.log_every);
   const Device device = Device::parse(o.device);
   backend_for(device);  // fails now, with the reason, when the device is not available
-  MINIDL_CHECK(o.precision == "f32" || o.precision == "bf16", "unknown --precision '{}': expected f32 or bf16",
-               o.precision);
-  MINIDL_CHECK(o.precision == "f32" || device.type != DeviceType::CPU,
+  checked_autocast_dtype(o.precision, device, o.device);
+}
+
+const char* const kPrecisionHelp =
+    "f32, or bf16 on a CUDA device: autocast, as torch.autocast: matmuls multiply in bf16 with f32 accumulation and "
+    "the activations that follow them are stored in bf16; weights, their gradients, the optimizer, normalizations "
+    "and losses stay f32";
+
+std::optional<DType> checked_autocast_dtype(const std::string& precision, Device device, const std::string& device_flag) {
+  MINIDL_CHECK(precision == "f32" || precision == "bf16", "unknown --precision '{}': expected f32 or bf16", precision);
+  MINIDL_CHECK(precision == "f32" || device.type != DeviceType::CPU,
                "--precision bf16 runs on a CUDA device (cuda, cuda-emu), but --device {} is the CPU, which computes "
                "in f32",
-               o.device);
+               device_flag);
+  return precision == "bf16" ? std::optional(DType::BF16) : std::nullopt;
 }
 
 std::optional<DType> autocast_dtype_of(const TrainOptions& o) {

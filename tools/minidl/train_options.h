@@ -93,6 +93,11 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, std::vector<Ten
 std::shared_ptr<const LrSchedule> make_schedule(const TrainOptions& o, int64_t total_steps, int64_t steps_per_epoch);
 // The autocast dtype of --precision: bf16, or none for f32.
 std::optional<DType> autocast_dtype_of(const TrainOptions& o);
+// The same for any command's --precision, checked: f32, or bf16 on a CUDA device (device_flag is
+// what --device said).
+std::optional<DType> checked_autocast_dtype(const std::string& precision, Device device, const std::string& device_flag);
+// --precision's help, shared by train, profile, eval and sample.
+extern const char* const kPrecisionHelp;
 std::string optimizer_names();  // for --help
 std::string schedule_names();
 
