@@ -53,6 +53,7 @@ inline std::vector<bf16> to_bf16(const std::vector<float>& v) {
   return out;
 }
 inline std::vector<float> widened(const std::vector<bf16>& v) { return std::vector<float>(v.begin(), v.end()); }
+inline std::vector<float> rounded_to_bf16(const std::vector<float>& v) { return widened(to_bf16(v)); }
 
 // Runs a CPU reference kernel over [0, items) in two uneven pieces, as two threads would.
 template <typename Fn>

@@ -17,6 +17,7 @@
 #include "framework/ops/autocast.h"
 #include "framework/ops/ops.h"
 #include "framework/random/generator.h"
+#include "tests/parity_checks.h"
 
 namespace minidl {
 namespace {
@@ -26,13 +27,6 @@ std::vector<float> uniform_values(size_t n, uint32_t seed, float low = -1, float
   std::uniform_real_distribution<float> dist(low, high);
   std::vector<float> v(n);
   for (float& x : v) x = dist(rng);
-  return v;
-}
-
-// Values a bf16 tensor holds exactly: each rounded by the shared rule (itself checked against
-// cuda_bf16.h in test_bfloat16.cpp).
-std::vector<float> rounded_to_bf16(std::vector<float> v) {
-  for (float& x : v) x = static_cast<float>(bf16(x));
   return v;
 }
 

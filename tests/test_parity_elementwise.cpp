@@ -337,7 +337,7 @@ TEST_P(ElementwiseParity, Fill) {
 // backward, binary with a broadcast row, and the binary-with-a-number kernel (also in f32).
 
 std::vector<float> rounded_values(int64_t n, uint64_t salt, bool positive) {
-  return widened(to_bf16(values<float>(n, salt, positive)));
+  return rounded_to_bf16(values<float>(n, salt, positive));
 }
 
 TEST_P(ElementwiseParity, Bf16UnaryRoundsTheF32Reference) {

@@ -227,7 +227,7 @@ std::optional<DType> checked_autocast_dtype(const std::string& precision, Device
 }
 
 std::optional<DType> autocast_dtype_of(const TrainOptions& o) {
-  return o.precision == "bf16" ? std::optional(DType::BF16) : std::nullopt;
+  return checked_autocast_dtype(o.precision, Device::parse(o.device), o.device);
 }
 
 void validate(const TrainOptions& o) {
