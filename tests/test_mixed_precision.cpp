@@ -321,6 +321,18 @@ void check_bf16_elementwise_and_reductions(Device device, int max_ulps) {
   expect_rounded_reference(sum(x.device_bf16, {0}), Tensor::from_vector(column_sums, {301}), 0, "column sums");
   expect_rounded_reference(sum(transpose(x.device_bf16, 0, 1), {0}), Tensor::from_vector(row_sums, {7}), 0,
                            "row sums of a transposed view");
+
+  // Columns of a tall matrix (a bias gradient's shape) reduce in chunks of rows, then across chunks.
+  const Bf16Operand tall = bf16_operand(uniform_values(300 * 40, 33), {300, 40}, device);
+  const std::vector<float> tall_values = tall.cpu_f32.to_vector<float>();
+  std::vector<double> tall_sums(40, 0);
+  std::vector<float> tall_max(40, -INFINITY);
+  for (size_t i = 0; i < tall_values.size(); ++i) {
+    tall_sums[i % 40] += tall_values[i];
+    tall_max[i % 40] = std::max(tall_max[i % 40], tall_values[i]);
+  }
+  expect_rounded_reference(sum(tall.device_bf16, {0}), Tensor::from_vector(tall_sums, {40}), 0, "tall column sums");
+  expect_rounded_reference(max(tall.device_bf16, 0), Tensor::from_vector(tall_max, {40}), 0, "tall column maxima");
 }
 
 // bf16 meeting f32 computes in f32, and each operand's gradient comes back in its own dtype.

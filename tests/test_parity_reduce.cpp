@@ -101,11 +101,14 @@ std::string describe(std::initializer_list<std::pair<const char*, int64_t>> fiel
 struct ReduceShape {
   int64_t outer, extent, inner;
 };
-// Rows (inner 1) of both paths (extent <= 1024: a row per warp; above: a row per block), and
-// column tiles (inner > 1) of every width.
-const ReduceShape kReduceShapes[] = {{0, 5, 1},    {3, 0, 1},   {1, 1, 1},    {33, 65, 1}, {65, 33, 1},
-                                     {3, 1000, 1}, {2, 7, 3},   {3, 33, 65},  {1, 129, 5}, {0, 3, 4},
-                                     {2, 0, 3},    {4, 70, 40}, {1, 3000, 2}, {2, 1024, 1}, {2, 1025, 1}};
+// Rows (inner 1) of both paths (extent <= 1024: a row per warp; above: a row per block), column
+// tiles (inner > 1) of every width, and column reductions split over the extent: chunks of 128
+// rows with a short last one (1 x 3000 x 2, 2 x 4100 x 40), and chunks longer than 128 rows where
+// the extent has more than 64 of those (1 x 9001 x 3).
+const ReduceShape kReduceShapes[] = {{0, 5, 1},    {3, 0, 1},    {1, 1, 1},    {33, 65, 1},  {65, 33, 1},
+                                     {3, 1000, 1}, {2, 7, 3},    {3, 33, 65},  {1, 129, 5},  {0, 3, 4},
+                                     {2, 0, 3},    {4, 70, 40},  {1, 3000, 2}, {2, 1024, 1}, {2, 1025, 1},
+                                     {1, 257, 33}, {1, 9001, 3}, {2, 4100, 40}};
 
 template <typename T>
 void check_reduce(ReduceKind kind, const ReduceShape& s, bool with_nan, uint64_t seed) {
@@ -115,7 +118,8 @@ void check_reduce(ReduceKind kind, const ReduceShape& s, bool with_nan, uint64_t
     for (int64_t i = 5; i < n; i += 97) x[i] = std::numeric_limits<T>::quiet_NaN();
   std::vector<T> want(outs), got(outs, T(12345));
   cpu::reduce(kind, s.outer, s.extent, s.inner, want.data(), x.data());
-  emu::reduce(kind, s.outer, s.extent, s.inner, got.data(), x.data(), nullptr);
+  std::vector<double> scratch(static_cast<size_t>(emu::reduce_scratch_size(s.outer, s.extent, s.inner)));
+  emu::reduce(kind, s.outer, s.extent, s.inner, got.data(), x.data(), scratch.data(), nullptr);
   std::vector<double> tol(outs, 0.0);  // Max: exact
   if (kind != ReduceKind::Max) {
     for (int64_t o = 0; o < s.outer; ++o)
@@ -136,6 +140,9 @@ void check_reduce(ReduceKind kind, const ReduceShape& s, bool with_nan, uint64_t
 }
 
 TEST_P(ParityReduce, Reduce) {
+  // The shapes reach both column paths: one pass, and split with scratch.
+  EXPECT_EQ(emu::reduce_scratch_size(4, 70, 40), 0);
+  EXPECT_EQ(emu::reduce_scratch_size(2, 4100, 40), 2 * 33 * 40);
   uint64_t seed = 1;
   for (const ReduceShape& s : kReduceShapes)
     for (ReduceKind kind : {ReduceKind::Sum, ReduceKind::Mean, ReduceKind::Max})

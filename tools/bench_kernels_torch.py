@@ -63,6 +63,7 @@ def main():
             torch.softmax(scores_b.masked_fill(causal, float("-inf")), -1), 0.1)),
         "gaussian dropout": (2 * n * f, lambda: x * torch.randn_like(x).mul_(0.33).add_(1)),
         "reduce sum rows (1024)": (n * f, lambda: rows.sum(1)),
+        "reduce sum columns (128)": (n * f, lambda: x.view(n // 128, 128).sum(0)),
         "softmax rows (1024)": (2 * n * f, lambda: torch.softmax(rows, 1)),
         "softmax+dropout causal (128)": (3 * n * f, lambda: torch.nn.functional.dropout(
             torch.softmax(scores.masked_fill(causal, float("-inf")), -1), 0.1)),

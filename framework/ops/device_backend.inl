@@ -79,9 +79,11 @@ class DeviceBackend final : public Backend {
 
   void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
               int64_t inner) override {
+    const Tensor scratch = device_scratch(kernels::reduce_scratch_size(outer, extent, inner), x.device());
     visit_floating<Bf16::Accepted>(x.dtype(), "reduce", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
-      kernels::reduce<T>(kind, outer, extent, inner, out.data<T>(), x.data<T>(), kDefaultStream);
+      kernels::reduce<T>(kind, outer, extent, inner, out.data<T>(), x.data<T>(), scratch.data<double>(),
+                         kDefaultStream);
     });
   }
 

@@ -6,6 +6,9 @@
 // both loop grid-stride over the rows. inner > 1: a block serves a tile of w <= 32 adjacent output
 // columns of one o, threadIdx.x picking the column (coalesced reads along inner) and threadIdx.y
 // striding over the extent, then a tree over y in shared memory combines; blocks loop over tiles.
+// Where that leaves too few tiles to fill the GPU (a bias gradient: 4096 rows, 128 columns), the
+// extent splits into chunks, a tile per (columns, chunk), and a second pass combines the chunks'
+// partials from scratch memory (reduce_scratch_size).
 //
 // Sum and Mean accumulate in double (for float, double and bf16 input) and round once, as the CPU
 // reference does, so only the order of the double sum differs from it. bf16 (GPU only) is compared
@@ -78,23 +81,37 @@ __global__ void reduce_rows_block_kernel(int64_t rows, int64_t extent, typename 
   }
 }
 
-// Block (w, ny): tiles of w output columns; partial holds w * ny <= 1024 accumulators.
-template <typename T, typename R>
-__global__ void reduce_columns_kernel(int64_t outer, int64_t extent, int64_t inner, typename R::Acc init, double scale,
-                                      T* out, const T* x) {
+// The first pass of a split column reduction: R's accumulator, stored as double (exact for every
+// Acc) for the second pass to combine.
+template <typename R>
+struct PartialReduce {
+  using Acc = typename R::Acc;
+  using Op = typename R::Op;
+  __device__ static double finish(Acc acc, double) { return static_cast<double>(acc); }
+};
+
+// Block (w, ny): tiles of w output columns over one chunk of `chunk` rows of the extent; partial
+// holds w * ny <= 1024 accumulators. out is [outer, chunks, inner], chunks = ceil(extent / chunk)
+// (at least 1, so an empty extent still writes R's value of nothing).
+template <typename In, typename Out, typename R>
+__global__ void reduce_columns_kernel(int64_t outer, int64_t extent, int64_t inner, int64_t chunk, typename R::Acc init,
+                                      double scale, Out* out, const In* x) {
   using Acc = typename R::Acc;
   MINIDL_SHARED(Acc, partial, 1024);
   const unsigned w = blockDim.x, ny = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
   unsigned top = 1;  // the smallest power of two >= ny
   while (top < ny) top *= 2;
   const int64_t col_tiles = (inner + w - 1) / w;
-  for (int64_t tile = blockIdx.x; tile < outer * col_tiles; tile += gridDim.x) {  // block-uniform
-    const int64_t o = tile / col_tiles;
+  const int64_t chunks = extent > chunk ? (extent + chunk - 1) / chunk : 1;
+  for (int64_t tile = blockIdx.x; tile < outer * chunks * col_tiles; tile += gridDim.x) {  // block-uniform
+    const int64_t o = tile / (chunks * col_tiles);
+    const int64_t c = tile / col_tiles % chunks;
     const int64_t i = (tile % col_tiles) * w + tx;
+    const int64_t end = (c + 1) * chunk < extent ? (c + 1) * chunk : extent;
     Acc acc = init;
     if (i < inner) {
-      const T* col = x + o * extent * inner + i;
-      for (int64_t r = ty; r < extent; r += ny) acc = typename R::Op{}(acc, static_cast<Acc>(col[r * inner]));
+      const In* col = x + o * extent * inner + i;
+      for (int64_t r = c * chunk + ty; r < end; r += ny) acc = typename R::Op{}(acc, static_cast<Acc>(col[r * inner]));
     }
     partial[ty * w + tx] = acc;
     __syncthreads();
@@ -104,7 +121,7 @@ __global__ void reduce_columns_kernel(int64_t outer, int64_t extent, int64_t inn
         partial[ty * w + tx] = typename R::Op{}(partial[ty * w + tx], partial[(ty + s) * w + tx]);
       __syncthreads();
     }
-    if (ty == 0 && i < inner) out[o * inner + i] = R::finish(partial[tx], scale);
+    if (ty == 0 && i < inner) out[(o * chunks + c) * inner + i] = R::finish(partial[tx], scale);
     __syncthreads();
   }
 }
@@ -152,9 +169,42 @@ __global__ void argmax_rows_kernel(int64_t rows, int64_t cols, int64_t* out, con
   }
 }
 
+// Output columns a column tile serves: a power of two up to a warp, coalescing reads along inner.
+unsigned column_tile_width(int64_t inner) {
+  unsigned w = 1;
+  while (w < 32 && w < inner) w *= 2;
+  return w;
+}
+
+// A column reduction with fewer tiles than this splits its extent (a 4096 x 128 bias gradient
+// made 4 blocks, 110 us on an H100): a block per (tile, chunk of the extent), then a second launch
+// combines each column's partials in chunk order. The split depends on the shape only, so the
+// result does not depend on the device or the launch policy's grid cap.
+constexpr int64_t kSplitBelowTiles = 256;
+constexpr int64_t kColumnChunkRows = 128;  // the fewest rows a first-pass block reduces
+constexpr int64_t kMaxColumnChunks = 64;   // the most partials the second pass combines per column
+
+// Rows per chunk of a split column reduction, or 0 where it runs in one pass.
+int64_t column_chunk_rows(int64_t outer, int64_t extent, int64_t inner) {
+  const int64_t tiles = outer * ((inner + column_tile_width(inner) - 1) / column_tile_width(inner));
+  if (inner == 1 || tiles >= kSplitBelowTiles || extent <= 2 * kColumnChunkRows) return 0;
+  return std::max(kColumnChunkRows, (extent + kMaxColumnChunks - 1) / kMaxColumnChunks);
+}
+
+template <typename In, typename Out, typename R>
+void reduce_columns(int64_t outer, int64_t extent, int64_t inner, int64_t chunk, typename R::Acc init, double scale,
+                    Out* out, const In* x, Stream stream) {
+  const unsigned w = column_tile_width(inner);
+  const unsigned ny = static_cast<unsigned>(std::clamp<int64_t>(std::min(extent, chunk), 1, reduction_threads() / w));
+  const int64_t chunks = std::max<int64_t>(1, (extent + chunk - 1) / chunk);
+  const int64_t tiles = outer * chunks * ((inner + w - 1) / w);
+  launch("reduce_columns", reduce_columns_kernel<In, Out, R>, dim3(reduction_blocks(tiles, 1)), dim3(w, ny), 0, stream,
+         outer, extent, inner, chunk, init, scale, out, x);
+}
+
 template <typename T, typename R>
 void reduce_with(int64_t outer, int64_t extent, int64_t inner, typename R::Acc init, double scale, T* out, const T* x,
-                 Stream stream) {
+                 double* scratch, Stream stream) {
   const unsigned threads = reduction_threads();
   if (inner == 1) {
     if (extent <= kWarpRowMax) {
@@ -166,27 +216,35 @@ void reduce_with(int64_t outer, int64_t extent, int64_t inner, typename R::Acc i
     }
     return;
   }
-  unsigned w = 1;
-  while (w < 32 && w < inner) w *= 2;
-  const unsigned ny = static_cast<unsigned>(std::clamp<int64_t>(extent, 1, threads / w));
-  const int64_t tiles = outer * ((inner + w - 1) / w);
-  launch("reduce_columns", reduce_columns_kernel<T, R>, dim3(reduction_blocks(tiles, 1)), dim3(w, ny), 0, stream, outer,
-         extent, inner, init, scale, out, x);
+  const int64_t chunk = column_chunk_rows(outer, extent, inner);
+  if (chunk == 0) {
+    reduce_columns<T, T, R>(outer, extent, inner, std::max<int64_t>(extent, 1), init, scale, out, x, stream);
+    return;
+  }
+  const int64_t chunks = (extent + chunk - 1) / chunk;
+  reduce_columns<T, double, PartialReduce<R>>(outer, extent, inner, chunk, init, 1.0, scratch, x, stream);
+  reduce_columns<double, T, R>(outer, chunks, inner, chunks, init, scale, out, scratch, stream);
 }
 
 }  // namespace
 
 template <typename T>
-void reduce(ReduceKind kind, int64_t outer, int64_t extent, int64_t inner, T* out, const T* x, Stream stream) {
+void reduce(ReduceKind kind, int64_t outer, int64_t extent, int64_t inner, T* out, const T* x, double* scratch,
+            Stream stream) {
   if (outer <= 0 || inner <= 0) return;
   if (kind == ReduceKind::Max) {
     reduce_with<T, MaxReduce<T>>(outer, extent, inner, -std::numeric_limits<compute_t<T>>::infinity(), 1.0, out, x,
-                                 stream);
+                                 scratch, stream);
   } else {
     // The reference's scale: 1 / 0 = inf for an empty Mean, and 0 * inf = NaN.
     const double scale = kind == ReduceKind::Mean ? 1.0 / static_cast<double>(extent) : 1.0;
-    reduce_with<T, SumReduce<T>>(outer, extent, inner, 0.0, scale, out, x, stream);
+    reduce_with<T, SumReduce<T>>(outer, extent, inner, 0.0, scale, out, x, scratch, stream);
   }
+}
+
+int64_t reduce_scratch_size(int64_t outer, int64_t extent, int64_t inner) {
+  const int64_t chunk = column_chunk_rows(outer, extent, inner);
+  return chunk == 0 ? 0 : outer * ((extent + chunk - 1) / chunk) * inner;
 }
 
 template <typename T>
@@ -197,11 +255,11 @@ void argmax_rows(int64_t rows, int64_t cols, int64_t* out, const T* x, Stream st
          rows, cols, out, x);
 }
 
-template void reduce<float>(ReduceKind, int64_t, int64_t, int64_t, float*, const float*, Stream);
-template void reduce<double>(ReduceKind, int64_t, int64_t, int64_t, double*, const double*, Stream);
+template void reduce<float>(ReduceKind, int64_t, int64_t, int64_t, float*, const float*, double*, Stream);
+template void reduce<double>(ReduceKind, int64_t, int64_t, int64_t, double*, const double*, double*, Stream);
 template void argmax_rows<float>(int64_t, int64_t, int64_t*, const float*, Stream);
 template void argmax_rows<double>(int64_t, int64_t, int64_t*, const double*, Stream);
-template void reduce<bf16>(ReduceKind, int64_t, int64_t, int64_t, bf16*, const bf16*, Stream);
+template void reduce<bf16>(ReduceKind, int64_t, int64_t, int64_t, bf16*, const bf16*, double*, Stream);
 template void argmax_rows<bf16>(int64_t, int64_t, int64_t*, const bf16*, Stream);
 
 }  // namespace minidl::MINIDL_CUDA_NS

@@ -135,8 +135,11 @@ int main(int argc, char** argv) {
     memory_bound("bias+dropout+residual", 3 * n * f, [&] {
       cuda::bias_dropout_residual<float>(n, 1024, state, dropout_threshold(0.1), 1 / 0.9f, y, x, g, m, nullptr);
     });
-    memory_bound("reduce sum rows (1024)", n * f, [&] {
-      cuda::reduce<float>(ReduceKind::Sum, n / 1024, 1024, 1, y, x, nullptr);
+    memory_bound("reduce sum rows (1024)", n * f,
+                 [&] { cuda::reduce<float>(ReduceKind::Sum, n / 1024, 1024, 1, y, x, nullptr, nullptr); });
+    double* scratch = device_buffer<double>(cuda::reduce_scratch_size(1, n / 128, 128), 0.f);
+    memory_bound("reduce sum columns (128)", n * f, [&] {  // a bias gradient's shape: rows summed per column
+      cuda::reduce<float>(ReduceKind::Sum, 1, n / 128, 128, y, x, scratch, nullptr);
     });
     memory_bound("softmax rows (1024)", 2 * n * f, [&] { cuda::softmax_forward<float>(false, n / 1024, 1024, y, x, nullptr); });
     memory_bound("softmax+dropout causal (128)", 3 * n * f, [&] {  // reads x, writes y and probs
