@@ -488,10 +488,13 @@ expect_error "heads for gcn" "--heads and --attention-dropout apply to gat, not 
 expect_error "graph option for a classifier" "apply to gcn, gat, sage and node-mlp, not mlp" -- train mlp --graph karate
 expect_error "graph drop-edge rate" "drop-edge = 1 must be in [0, 1)" -- train gcn --drop-edge 1
 
-# minidl profile: a few steps, a table, a Chrome trace with the step, kernel and backward events.
+# minidl profile: a few steps, a table, a Chrome trace with the step, kernel and backward events. The
+# tables hold the 2 steps after the warm-up (one optimizer step each), the trace all 3.
 if "$minidl" profile mlp --steps 2 --limit-test 64 --trace "$work/trace.json" > "$work/profile.log" 2>&1 &&
-  grep -q "^profile of 2 training steps of mlp" "$work/profile.log" && grep -q '"traceEvents"' "$work/trace.json" &&
-  grep -q '"name":"train step"' "$work/trace.json" && grep -q '"cat":"backward"' "$work/trace.json"; then
+  grep -q "^profile of 2 training steps of mlp on cpu: .* (after a warm-up step of" "$work/profile.log" &&
+  grep -qE "^optimizer step +2 " "$work/profile.log" && grep -q '"traceEvents"' "$work/trace.json" &&
+  [ "$(grep -o '"name":"train step"' "$work/trace.json" | wc -l)" -eq 3 ] &&
+  grep -q '"cat":"backward"' "$work/trace.json"; then
   pass "profile mlp"
 else
   fail "profile mlp: $(tail -n 3 "$work/profile.log")"

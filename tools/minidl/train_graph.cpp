@@ -114,8 +114,12 @@ void run_train_graph(TrainOptions o, const GraphOptions& g, const CLI::App& cmd)
 
   MetricsLog metrics(o.out);
   const auto start = std::chrono::steady_clock::now();
+  auto epoch_start = start;
   ProgressBar bar("epochs", o.epochs);
   const GnnFit fit = fit_gnn(model, graph, *optimizer, *schedule, o.epochs, [&](const GnnEpoch& e) {
+    const auto now = std::chrono::steady_clock::now();
+    const double epoch_seconds = std::chrono::duration<double>(now - epoch_start).count();
+    epoch_start = now;
     bar.update(e.epoch, fmt::format("loss {:.4f} val {:.3f}", e.loss, e.accuracy.val));
     const bool report = o.log_every > 0 ? e.epoch % o.log_every == 0 : e.epoch % 50 == 0 || e.epoch == o.epochs;
     if (report)
@@ -123,7 +127,8 @@ void run_train_graph(TrainOptions o, const GraphOptions& g, const CLI::App& cmd)
                      {"loss", e.loss},
                      {"train_accuracy", e.accuracy.train},
                      {"val_accuracy", e.accuracy.val},
-                     {"test_accuracy", e.accuracy.test}});
+                     {"test_accuracy", e.accuracy.test},
+                     {"seconds", epoch_seconds}});  // this epoch's: training step and evaluation
   });
   bar.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
