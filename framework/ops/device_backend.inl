@@ -79,11 +79,13 @@ class DeviceBackend final : public Backend {
 
   void reduce(ReduceKind kind, const Tensor& out, const Tensor& x, int64_t outer, int64_t extent,
               int64_t inner) override {
-    const Tensor scratch = device_scratch(kernels::reduce_scratch_size(outer, extent, inner), x.device());
+    // Only a split column reduction needs scratch; the others allocate nothing.
+    const int64_t scratch_size = kernels::reduce_scratch_size(outer, extent, inner);
+    const Tensor scratch = scratch_size > 0 ? device_scratch(scratch_size, x.device()) : Tensor();
     visit_floating<Bf16::Accepted>(x.dtype(), "reduce", operands(out, x), [&](auto tag) {
       using T = decltype(tag);
-      kernels::reduce<T>(kind, outer, extent, inner, out.data<T>(), x.data<T>(), scratch.data<double>(),
-                         kDefaultStream);
+      kernels::reduce<T>(kind, outer, extent, inner, out.data<T>(), x.data<T>(),
+                         scratch.defined() ? scratch.data<double>() : nullptr, kDefaultStream);
     });
   }
 

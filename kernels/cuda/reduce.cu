@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "kernels/common/bfloat16.h"
+#include "kernels/common/host_device.h"
 #include "kernels/common/reduce_kind.h"
 #include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/launch.h"
@@ -81,6 +82,12 @@ __global__ void reduce_rows_block_kernel(int64_t rows, int64_t extent, typename 
   }
 }
 
+// Chunks of `chunk` rows an extent splits into: at least 1, so an empty extent still writes R's
+// value of nothing.
+FW_HOST_DEVICE FW_INLINE int64_t chunk_count(int64_t extent, int64_t chunk) {
+  return extent > chunk ? (extent + chunk - 1) / chunk : 1;
+}
+
 // The first pass of a split column reduction: R's accumulator, stored as double (exact for every
 // Acc) for the second pass to combine.
 template <typename R>
@@ -91,8 +98,7 @@ struct PartialReduce {
 };
 
 // Block (w, ny): tiles of w output columns over one chunk of `chunk` rows of the extent; partial
-// holds w * ny <= 1024 accumulators. out is [outer, chunks, inner], chunks = ceil(extent / chunk)
-// (at least 1, so an empty extent still writes R's value of nothing).
+// holds w * ny <= 1024 accumulators. out is [outer, chunk_count(extent, chunk), inner].
 template <typename In, typename Out, typename R>
 __global__ void reduce_columns_kernel(int64_t outer, int64_t extent, int64_t inner, int64_t chunk, typename R::Acc init,
                                       double scale, Out* out, const In* x) {
@@ -102,7 +108,7 @@ __global__ void reduce_columns_kernel(int64_t outer, int64_t extent, int64_t inn
   unsigned top = 1;  // the smallest power of two >= ny
   while (top < ny) top *= 2;
   const int64_t col_tiles = (inner + w - 1) / w;
-  const int64_t chunks = extent > chunk ? (extent + chunk - 1) / chunk : 1;
+  const int64_t chunks = chunk_count(extent, chunk);
   for (int64_t tile = blockIdx.x; tile < outer * chunks * col_tiles; tile += gridDim.x) {  // block-uniform
     const int64_t o = tile / (chunks * col_tiles);
     const int64_t c = tile / col_tiles % chunks;
@@ -186,7 +192,8 @@ constexpr int64_t kMaxColumnChunks = 64;   // the most partials the second pass 
 
 // Rows per chunk of a split column reduction, or 0 where it runs in one pass.
 int64_t column_chunk_rows(int64_t outer, int64_t extent, int64_t inner) {
-  const int64_t tiles = outer * ((inner + column_tile_width(inner) - 1) / column_tile_width(inner));
+  const unsigned w = column_tile_width(inner);
+  const int64_t tiles = outer * ((inner + w - 1) / w);
   if (inner == 1 || tiles >= kSplitBelowTiles || extent <= 2 * kColumnChunkRows) return 0;
   return std::max(kColumnChunkRows, (extent + kMaxColumnChunks - 1) / kMaxColumnChunks);
 }
@@ -196,8 +203,7 @@ void reduce_columns(int64_t outer, int64_t extent, int64_t inner, int64_t chunk,
                     Out* out, const In* x, Stream stream) {
   const unsigned w = column_tile_width(inner);
   const unsigned ny = static_cast<unsigned>(std::clamp<int64_t>(std::min(extent, chunk), 1, reduction_threads() / w));
-  const int64_t chunks = std::max<int64_t>(1, (extent + chunk - 1) / chunk);
-  const int64_t tiles = outer * chunks * ((inner + w - 1) / w);
+  const int64_t tiles = outer * chunk_count(extent, chunk) * ((inner + w - 1) / w);
   launch("reduce_columns", reduce_columns_kernel<In, Out, R>, dim3(reduction_blocks(tiles, 1)), dim3(w, ny), 0, stream,
          outer, extent, inner, chunk, init, scale, out, x);
 }
@@ -221,7 +227,7 @@ void reduce_with(int64_t outer, int64_t extent, int64_t inner, typename R::Acc i
     reduce_columns<T, T, R>(outer, extent, inner, std::max<int64_t>(extent, 1), init, scale, out, x, stream);
     return;
   }
-  const int64_t chunks = (extent + chunk - 1) / chunk;
+  const int64_t chunks = chunk_count(extent, chunk);
   reduce_columns<T, double, PartialReduce<R>>(outer, extent, inner, chunk, init, 1.0, scratch, x, stream);
   reduce_columns<double, T, R>(outer, chunks, inner, chunks, init, scale, out, scratch, stream);
 }
@@ -244,7 +250,7 @@ void reduce(ReduceKind kind, int64_t outer, int64_t extent, int64_t inner, T* ou
 
 int64_t reduce_scratch_size(int64_t outer, int64_t extent, int64_t inner) {
   const int64_t chunk = column_chunk_rows(outer, extent, inner);
-  return chunk == 0 ? 0 : outer * ((extent + chunk - 1) / chunk) * inner;
+  return chunk == 0 ? 0 : outer * chunk_count(extent, chunk) * inner;
 }
 
 template <typename T>

@@ -1,9 +1,10 @@
 // `minidl profile MODEL`: a few training steps of MODEL (the train command's options) with minidl's
-// recorder on, after one warm-up step that the trace shows and the tables leave out. Prints the kernels, modules and
-// backward ops by total time, the kernels' device times (CUDA events on a GPU), achieved bandwidth and flop rate
-// against the device's measured roof, the device allocator's peak, and writes a Chrome trace (Perfetto,
-// chrome://tracing). Host times are steady-clock times; on a GPU each range waits for its kernels, so they include the
-// device time and the launch overhead. Nsight: docs/profiling.md.
+// recorder on, after one warm-up step that the trace shows and the tables leave out. Prints the
+// kernels, modules and backward ops by total time, the kernels' device times (CUDA events on a
+// GPU), achieved bandwidth and flop rate against the device's measured roof, the device
+// allocator's peak, and writes a Chrome trace (Perfetto, chrome://tracing). Host times are
+// steady-clock times; on a GPU each range waits for its kernels, so they include the device time
+// and the launch overhead. Nsight: docs/profiling.md.
 #include <fmt/format.h>
 
 #include <algorithm>
